@@ -1,0 +1,275 @@
+"""The ``telemetry`` suite: the LLM route with tracing and metrics on vs off (issue 9).
+
+Gateways in front of the same upstream (``examples/echo_llm.py``, which answers at once), alike but
+for the ``telemetry:`` section: everything off; metrics only (``/metrics`` served); metrics and 10%
+of traces; metrics and every trace (the default ``sample_ratio``). Spans are exported over OTLP/HTTP
+to a sink standing in for a collector (``bench/_otlp_sink.py``), so encoding and sending them is
+paid for. Each gateway serves a ~1 KB non-streaming chat completion at concurrency 32 in turn,
+rotating the order every round.
+
+The overhead is measured as the gateway process's CPU time per request (``/proc/<pid>/stat``,
+every thread included), on vs off, median over rounds: on a shared machine it moves less with other
+load than requests/s does, which is also printed. The telemetry code's own cost per request is also
+timed in this process (the observer on a typical exchange, plus OTLP encoding of its spans), which
+no other load disturbs much. The summary's ``overhead_pct`` is metrics plus every trace.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import orjson
+
+from agentgw.exchange import Exchange, UpstreamCall
+from agentgw.llm.usage import record_response
+from agentgw.telemetry.metrics import MetricSet
+from agentgw.telemetry.observer import TelemetryObserver
+from agentgw.telemetry.otlp import encode_spans
+from agentgw.telemetry.spans import SpanRecord
+from bench._harness import Options, load_generator
+from bench._load import LoadGenerator, Target
+from bench._processes import REPO, ChildProcess, gateway, python_server
+from bench._streaming import first_event_ms
+from bench.errors import BenchError
+from bench.llm import _check_completion, chat_body, gateway_config
+
+__all__ = ["run"]
+
+CONCURRENCY = 32
+_MODEL = "bench"
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+_OFF = {"metrics": False, "prometheus": False, "traces": False}
+
+
+@dataclass
+class _Variant:
+    name: str
+    target: Target
+    process: ChildProcess
+    cpu_us: list[float]
+    rps: list[float]
+    p50_ms: list[float]
+
+
+def run(options: Options) -> str:
+    """Run the suite, print its table, and return the summary line.
+
+    Raises:
+        BenchError: a process did not start or a request failed.
+    """
+    generator = load_generator()
+    with (
+        python_server(REPO / "examples" / "echo_llm.py", ready_path="/v1/models") as (upstream, _),
+        python_server(REPO / "bench" / "_otlp_sink.py", ready_path="/") as (sink, _),
+        gateway(_config(upstream, _OFF)) as (off_url, off_process),
+        gateway(_config(upstream, _on(sink, traces=False))) as (metrics_url, metrics_process),
+        gateway(_config(upstream, _on(sink, traces=True, ratio=0.1))) as (tenth_url, tenth_process),
+        gateway(_config(upstream, _on(sink, traces=True, ratio=1.0))) as (all_url, all_process),
+    ):
+        variants = [
+            _variant("telemetry off", off_url, off_process),
+            _variant("metrics only", metrics_url, metrics_process),
+            _variant("metrics + 10% traced", tenth_url, tenth_process),
+            _variant("metrics + all traced", all_url, all_process),
+        ]
+        for variant in variants:
+            _check_completion(variant.target)
+        _measure(generator, variants, options)
+        streams = [
+            Target(v.name, v.target.url, chat_body(_MODEL, stream=True)) for v in (variants[0], variants[3])
+        ]
+        ttfc = first_event_ms(streams, options.sequential_requests)
+        _check_metrics(all_url)
+
+    off_cpu = statistics.median(variants[0].cpu_us)
+    overhead = {v.name: (statistics.median(v.cpu_us) / off_cpu - 1) * 100 for v in variants}
+    rounds = _rounds(options)
+    code_us = _code_cost_us()
+    print(
+        f"telemetry: 1024 B chat completion, non-streaming, c={CONCURRENCY}; load by {generator.name};"
+        f" {options.duration_s:g} s per run, median of {rounds} rounds; spans exported over OTLP/HTTP"
+    )
+    print(
+        f"  {'':24}{'requests/s':>12}{'p50 ms':>10}{'CPU µs/req':>12}{'CPU overhead':>14}"
+        f"{'code µs/req':>13}{'code / off CPU':>16}"
+    )
+    for v in variants:
+        added = code_us[v.name] - code_us["telemetry off"]
+        print(
+            f"  {v.name:24}{statistics.median(v.rps):12.1f}{statistics.median(v.p50_ms):10.3f}"
+            f"{statistics.median(v.cpu_us):12.1f}{overhead[v.name]:+13.1f}%"
+            f"{code_us[v.name]:13.1f}{added / off_cpu * 100:+15.1f}%"
+        )
+    ttfc_off = statistics.median(ttfc[variants[0].name])
+    ttfc_on = statistics.median(ttfc[variants[3].name])
+    print(
+        f"TTFC p50 (streaming; {options.sequential_requests} sequential requests each): telemetry off"
+        f" {ttfc_off:.3f} ms, metrics + all traced {ttfc_on:.3f} ms, added {ttfc_on - ttfc_off:+.3f} ms"
+    )
+    code = {name: (us - code_us["telemetry off"]) / off_cpu * 100 for name, us in code_us.items()}
+    return (
+        f"telemetry: overhead_pct={overhead['metrics + all traced']:.1f}"
+        f" overhead_pct_traced_10={overhead['metrics + 10% traced']:.1f}"
+        f" overhead_pct_metrics_only={overhead['metrics only']:.1f}"
+        f" code_pct={code['metrics + all traced']:.1f} code_pct_traced_10={code['metrics + 10% traced']:.1f}"
+        f" code_pct_metrics_only={code['metrics only']:.1f} ttfc_added_ms={ttfc_on - ttfc_off:.3f}"
+    )
+
+
+def _variant(name: str, url: str, process: ChildProcess) -> _Variant:
+    return _Variant(name, Target(name, f"{url}/v1/chat/completions", chat_body(_MODEL)), process, [], [], [])
+
+
+def _measure(generator: LoadGenerator, variants: list[_Variant], options: Options) -> None:
+    for variant in variants:
+        generator.run(
+            variant.target.url, variant.target.body, concurrency=CONCURRENCY, duration_s=options.warmup_s
+        )
+    for round_ in range(_rounds(options)):
+        # Rotate the order so that drift on the machine does not always hit the same variant.
+        shift = round_ % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            before = _cpu_s(variant.process.pid)
+            result = generator.run(
+                variant.target.url,
+                variant.target.body,
+                concurrency=CONCURRENCY,
+                duration_s=options.duration_s,
+            )
+            used = _cpu_s(variant.process.pid) - before
+            variant.cpu_us.append(used / max(1, result.requests) * 1e6)
+            variant.rps.append(result.rps)
+            variant.p50_ms.append(result.p50_ms)
+
+
+def _rounds(options: Options) -> int:
+    return 4 if options.quick else 6
+
+
+class _Encoder:
+    """Encodes spans in batches of 128, as the OTLP sink does, without sending them."""
+
+    def __init__(self) -> None:
+        self.spans: list[SpanRecord] = []
+
+    def add(self, span: SpanRecord) -> None:
+        self.spans.append(span)
+        if len(self.spans) == 128:
+            self.flush()
+
+    def flush(self) -> None:
+        encode_spans(self.spans, {"service.name": "agentgw"}, "agentgw", "0")
+        self.spans = []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def _code_cost_us(requests: int = 20000) -> dict[str, float]:
+    """Per variant, µs per request of the telemetry code on a typical chat exchange, spans encoded
+    (the best of three runs: the least disturbed by other load).
+
+    The exchange record and the response parse (``telemetry off``) are done whatever the config:
+    accounting needs them too.
+    """
+    body = orjson.dumps(
+        {
+            "id": "chatcmpl-1",
+            "model": "echo-1",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+            ],
+            "usage": {"prompt_tokens": 200, "completion_tokens": 40, "total_tokens": 240},
+        }
+    )
+    request = orjson.loads(chat_body(_MODEL))
+    costs: dict[str, float] = {}
+    for name, metrics, ratio in (
+        ("telemetry off", False, None),
+        ("metrics only", True, None),
+        ("metrics + 10% traced", True, 0.1),
+        ("metrics + all traced", True, 1.0),
+    ):
+        queue = _Encoder() if ratio is not None else None
+        observer = TelemetryObserver(
+            spans=queue,
+            metrics=MetricSet() if metrics else None,
+            access_log=None,
+            capture_content=False,
+            sample_ratio=ratio or 0.0,
+        )
+        costs[name] = min(_time_exchanges(observer, queue, requests, request, body) for _ in range(3))
+    return costs
+
+
+def _time_exchanges(
+    observer: TelemetryObserver,
+    queue: _Encoder | None,
+    requests: int,
+    request: dict[str, object],
+    body: bytes,
+) -> float:
+    headers = {"host": "127.0.0.1", "content-type": "application/json", "content-length": "1024"}
+    started = time.perf_counter()
+    for _ in range(requests):
+        exchange = Exchange("llm", "/v1/chat/completions", "chat", headers)
+        exchange.target, exchange.backend, exchange.provider = _MODEL, "echo", "openai"
+        exchange.request = request
+        observer.start(exchange)
+        call = UpstreamCall("echo", "echo-1", "http://127.0.0.1:9100/v1")
+        exchange.upstream.append(call)
+        observer.upstream_start(exchange, call)
+        call.status = exchange.status = 200
+        record_response(exchange, body)
+        call.ended = exchange.ended = time.perf_counter()
+        observer.upstream_end(exchange, call)
+        observer.end(exchange)
+    if queue is not None:
+        queue.flush()
+    return (time.perf_counter() - started) / requests * 1e6
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU time of every thread of ``pid``, in seconds.
+
+    Raises:
+        BenchError: ``/proc`` is not readable.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError as exc:
+        raise BenchError(f"cannot read the CPU time of process {pid}: {exc}") from exc
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+def _on(sink: str, *, traces: bool, ratio: float = 1.0) -> dict[str, object]:
+    return {
+        "metrics": True,
+        "prometheus": True,
+        "traces": traces,
+        "sample_ratio": ratio,
+        "otlp_endpoint": sink,
+        "export_interval_s": 5,
+    }
+
+
+def _config(upstream: str, telemetry: dict[str, object]) -> dict[str, object]:
+    config = gateway_config(upstream)
+    config["telemetry"] = telemetry
+    return config
+
+
+def _check_metrics(url: str) -> None:
+    # The gateway under test must really have recorded: its /metrics counts the tokens.
+    response = httpx2.get(f"{url}/metrics", trust_env=False)
+    if response.status_code != 200 or "gen_ai_client_token_usage_count" not in response.text:
+        raise BenchError(f"telemetry on: /metrics has no token usage: HTTP {response.status_code}")
