@@ -29,6 +29,8 @@ from mcp.server.connection import allowed_log_levels
 from mcp.server.context import ServerRequestContext
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import (
+    METHOD_NOT_FOUND,
+    ClientCapabilities,
     CreateMessageRequest,
     CreateMessageResult,
     ElicitRequest,
@@ -42,7 +44,16 @@ from mcp_types import (
     LoggingMessageNotificationParams,
 )
 
-__all__ = ["Asker", "InputRequest", "InputResponse", "StreamAsker", "SuspendedCall", "Suspensions"]
+__all__ = [
+    "Asker",
+    "CapabilityGate",
+    "InputRequest",
+    "InputResponse",
+    "StreamAsker",
+    "SuspendedCall",
+    "Suspensions",
+    "missing_capability",
+]
 
 InputRequest = CreateMessageRequest | ElicitRequest | ListRootsRequest
 InputResponse = CreateMessageResult | ElicitResult | ListRootsResult
@@ -58,6 +69,41 @@ class Asker(Protocol):
     async def log(self, params: LoggingMessageNotificationParams) -> None:
         """Pass on a log message the upstream sent while serving the call."""
         ...
+
+
+def missing_capability(request: InputRequest, capabilities: ClientCapabilities | None) -> str | None:
+    """The client capability ``request`` needs that ``capabilities`` lacks, or None."""
+    if isinstance(request, ElicitRequest):
+        needed, have = "elicitation", capabilities is not None and capabilities.elicitation is not None
+    elif isinstance(request, CreateMessageRequest):
+        needed, have = "sampling", capabilities is not None and capabilities.sampling is not None
+    else:
+        needed, have = "roots", capabilities is not None and capabilities.roots is not None
+    return None if have else needed
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilityGate:
+    """Puts to the client only what its declared capabilities admit, and refuses the rest itself.
+
+    The gateway's upstream connections declare every capability (they serve many clients); a
+    request the calling client did not declare must not reach it (MCP: servers only send requests
+    the client declared), so the upstream gets the refusal a client without it would send.
+    """
+
+    inner: Asker
+    capabilities: ClientCapabilities | None
+
+    async def ask(self, request: InputRequest) -> InputResponse | ErrorData:
+        missing = missing_capability(request, self.capabilities)
+        if missing is not None:
+            return ErrorData(
+                code=METHOD_NOT_FOUND, message=f"the client did not declare the {missing} capability"
+            )
+        return await self.inner.ask(request)
+
+    async def log(self, params: LoggingMessageNotificationParams) -> None:
+        await self.inner.log(params)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from mcp.shared.subscriptions import (
 )
 from mcp_types import (
     INVALID_PARAMS,
+    METHOD_NOT_FOUND,
     SERVER_INFO_META_KEY,
     CallToolRequestParams,
     CallToolResult,
@@ -66,7 +67,7 @@ from federation.errors import FederationError, UnknownName, UpstreamUnavailable,
 from federation.hooks import Call, Caller, CallOutcome, EntryKind, FederationHooks
 from federation.lists import CatalogLists, ListMiddleware
 from federation.observing import RequestMiddleware, current_request, upstream_context
-from federation.relay import Asker, StreamAsker, Suspensions
+from federation.relay import Asker, CapabilityGate, StreamAsker, Suspensions, missing_capability
 from federation.toolset import LocalToolset
 from federation.upstream import Upstream
 
@@ -426,27 +427,31 @@ class FederatedServer:
         if self._directory.toolset(call.server) is not None:
             return await send(None, None, None)  # in-process: nothing to ask the client, no era to bridge
         client_modern = ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
+        capabilities = ctx.session.client_capabilities
         upstream = self._directory.upstream(call.server)
         if not client_modern:
-            result = await send(responses, state, StreamAsker(ctx))
+            result = await send(responses, state, CapabilityGate(StreamAsker(ctx), capabilities))
             if isinstance(result, InputRequiredResult):
                 return await self._bridge_input(ctx, result, send)  # type: ignore[no-any-return]
             return result
         if upstream.modern and not Suspensions.owns(state):
             # Both 2026-07-28: input_required passes through; the asker only carries log messages.
-            return await send(responses, state, StreamAsker(ctx))
+            result = await send(responses, state, StreamAsker(ctx))
+            if isinstance(result, InputRequiredResult):
+                _check_answerable(result, ctx)
+            return result
         if call.kind == "completion":
             return await send(None, None, None)
         try:
             return await self._suspensions.run(  # type: ignore[no-any-return]
-                lambda asker: send(None, None, asker), responses, state
+                lambda asker: send(None, None, CapabilityGate(asker, capabilities)), responses, state
             )
         except KeyError:
             raise MCPError(INVALID_PARAMS, "Unknown or expired requestState") from None
 
     async def _bridge_input(self, ctx: Ctx, result: InputRequiredResult, send: Send[Any]) -> Any:
         """Serve a 2026-07-28 upstream's ``input_required`` to a handshake-era client as requests on its stream."""
-        asker = StreamAsker(ctx)
+        asker = CapabilityGate(StreamAsker(ctx), ctx.session.client_capabilities)
         current: Any = result
         for _ in range(_MAX_INPUT_ROUNDS):
             if not isinstance(current, InputRequiredResult):
@@ -481,6 +486,17 @@ def _without_upstream_identity(result: T) -> T:
         rest = {k: v for k, v in meta.items() if k != SERVER_INFO_META_KEY}
         return result.model_copy(update={"meta": rest or None})
     return result
+
+
+def _check_answerable(result: InputRequiredResult, ctx: Ctx) -> None:
+    """Refuse an upstream's ``input_required`` the calling client could not answer, in its stead."""
+    capabilities = ctx.session.client_capabilities
+    for request in (result.input_requests or {}).values():
+        missing = missing_capability(request, capabilities)
+        if missing is not None:
+            raise MCPError(
+                METHOD_NOT_FOUND, f"the upstream asked for {missing}, which the client did not declare"
+            )
 
 
 def _wants_progress(ctx: Ctx) -> bool:

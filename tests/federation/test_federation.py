@@ -15,8 +15,10 @@ from mcp_types import (
     INVALID_PARAMS,
     ElicitRequestParams,
     ElicitResult,
+    ListRootsResult,
     LoggingMessageNotificationParams,
     ResourceUpdatedNotification,
+    Root,
     TextContent,
     TextResourceContents,
 )
@@ -120,6 +122,26 @@ async def test_elicitation_round_trip(gateway: tuple[str, Federation], mode: str
         result = await client.call_tool(f"{upstream}_ask", {"question": "favourite colour?"})
     assert text(result) == "answer: blue"
     assert asked == ["favourite colour?"]
+
+
+@pytest.mark.parametrize("upstream", ["handshake", "pipe"])
+@pytest.mark.parametrize("mode", MODES)
+async def test_requests_reach_only_clients_that_declared_them(
+    gateway: tuple[str, Federation], mode: str, upstream: str
+) -> None:
+    """The upstream connection declares roots for every client; one that did not declare it is never
+    asked (its SDK would fail the call), and the upstream gets the refusal in its stead."""
+    url, _ = gateway
+
+    async def on_roots(context: object) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri="file:///work/project")])
+
+    async with Client(f"{url}/mcp", mode=mode) as client:
+        refused = await client.call_tool(f"{upstream}_roots", {})
+    async with Client(f"{url}/mcp", mode=mode, list_roots_callback=on_roots) as client:
+        listed = await client.call_tool(f"{upstream}_roots", {})
+    assert text(refused) == "refused: the client did not declare the roots capability"
+    assert text(listed) == "roots: file:///work/project"
 
 
 async def test_tool_errors_are_results_not_protocol_errors(gateway: tuple[str, Federation]) -> None:

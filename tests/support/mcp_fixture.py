@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import warnings
 from typing import Annotated, Any
 
 from mcp.server import ServerRequestContext
 from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp_types import EmptyResult, SubscribeRequestParams, UnsubscribeRequestParams
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
@@ -97,6 +99,16 @@ def build(name: str) -> MCPServer:
     async def chatty(ctx: Context) -> str:
         await ctx.session.send_log_message("info", "working on it", related_request_id=ctx.request_id)
         return "said it"
+
+    @mcp.tool(description="Ask the client for its roots (a handshake-era request on the stream)")
+    async def roots(ctx: Context) -> str:
+        try:
+            with warnings.catch_warnings():  # roots is deprecated at 2026-07-28 (SEP-2577), still served
+                warnings.simplefilter("ignore", MCPDeprecationWarning)
+                listed = await ctx.session.list_roots()
+        except MCPError as exc:
+            return f"refused: {exc.error.message}"
+        return "roots: " + ",".join(str(root.uri) for root in listed.roots)
 
     @mcp.tool(description="Tell subscribers that fixture://info changed")
     async def touch(ctx: Context) -> str:
