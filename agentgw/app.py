@@ -15,12 +15,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from agentgw.a2a.routes import a2a_routes
+from agentgw.accounting import Accounting, usage_routes
+from agentgw.accounting.metrics import LedgerCollector
 from agentgw.auth import Authentication, AuthMiddleware, resource_metadata_routes
 from agentgw.config.model import GatewayConfig
 from agentgw.error_mapping import openai_error_response
 from agentgw.errors import ClientError, GatewayError, NotFound
+from agentgw.exchange import ExchangeObserver, Observers
 from agentgw.gateway import Gateway
 from agentgw.health import health_routes
+from agentgw.limits import LimitedA2APolicy
 from agentgw.llm.routes import llm_routes
 from agentgw.rbac import RBACA2APolicy
 from agentgw.reload import watch_config
@@ -32,7 +36,11 @@ log = logging.getLogger("agentgw")
 
 
 def create_app(
-    config: GatewayConfig, *, config_path: str | None = None, telemetry: Telemetry | None = None
+    config: GatewayConfig,
+    *,
+    config_path: str | None = None,
+    telemetry: Telemetry | None = None,
+    accounting: Accounting | None = None,
 ) -> Starlette:
     """Build the gateway app for ``config``.
 
@@ -43,7 +51,16 @@ def create_app(
     """
     if telemetry is None:
         telemetry = Telemetry(config.telemetry)
-    gateway = Gateway(config, config_path=config_path, observer=telemetry.observer)
+    base_dir = Path(config_path).resolve().parent if config_path else Path.cwd()
+    if accounting is None and config.accounting.enabled:
+        accounting = Accounting(config.accounting, base_dir)  # usage records (issue 8)
+    observer: ExchangeObserver = telemetry.observer
+    if accounting is not None:
+        observer = Observers((telemetry.observer, accounting.observer))
+        if telemetry.registry is not None:
+            telemetry.registry.register(LedgerCollector(accounting.writer))
+    gateway = Gateway(config, config_path=config_path, observer=observer)
+    telemetry.watch(gateway)  # upstream health for the agentgw.upstream.up gauge
     authentication = Authentication(
         lambda: gateway.runtime.config.auth,
         Path(config_path).resolve().parent if config_path else Path.cwd(),
@@ -53,6 +70,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gateway.start()
         await telemetry.start()
+        if accounting is not None:
+            await accounting.start()
         watcher = None
         if config_path is not None and config.server.reload:
             watcher = asyncio.create_task(watch_config(gateway, config_path))
@@ -64,6 +83,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
             await gateway.stop()
+            if accounting is not None:
+                await accounting.stop()  # after the last request ended: flush the ledger
             await telemetry.stop()
             await authentication.aclose()
 
@@ -71,17 +92,19 @@ def create_app(
         routes=[
             *health_routes(),
             *llm_routes(),
-            *a2a_routes(policy=RBACA2APolicy()),
+            *a2a_routes(policy=LimitedA2APolicy(RBACA2APolicy(), lambda request: gateway.limits)),
             *metrics_routes(telemetry),
+            *usage_routes(accounting, lambda: gateway.runtime.config),
             *resource_metadata_routes(),
             *gateway.mcp.routes(),
         ],
-        middleware=[Middleware(AuthMiddleware, authentication=authentication)],
+        middleware=[*telemetry.middleware(), Middleware(AuthMiddleware, authentication=authentication)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )
     app.state.gateway = gateway
     app.state.telemetry = telemetry
+    app.state.accounting = accounting
     return app
 
 

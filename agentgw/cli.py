@@ -1,16 +1,19 @@
-"""The ``agentgw`` command: ``serve``, ``check``, ``keys`` and ``version``."""
+"""The ``agentgw`` command: ``serve``, ``check``, ``keys``, ``usage`` and ``version``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from agentgw._version import __version__
+from agentgw.accounting.usage_command import add_usage_parser, run_usage
 from agentgw.auth.keys_command import add_keys_parser, run_keys
 from agentgw.config.loader import load_config, summarize
 from agentgw.errors import ConfigError
 from agentgw.logs import configure_logging
+from agentgw.mcp import openapi_issues
 from agentgw.server import serve
 
 __all__ = ["main"]
@@ -27,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_cmd.add_argument("-c", "--config", required=True, help="configuration file (YAML)")
     commands.add_parser("version", help="print the version")
     add_keys_parser(commands)
+    add_usage_parser(commands)
     args = parser.parse_args(argv)
 
     if args.command == "version":
@@ -34,12 +38,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "keys":
         return run_keys(args)
+    if args.command == "usage":
+        return run_usage(args)
     try:
         config = load_config(args.config)
     except ConfigError as error:
         print(error.message, file=sys.stderr)
         return 1
     if args.command == "check":
+        # OpenAPI specs are part of the configuration: one that does not load fails the check.
+        issues = openapi_issues(config.mcp, Path(args.config).resolve().parent)
+        if issues:
+            print(ConfigError(issues, source=args.config).message, file=sys.stderr)
+            return 1
         print(f"{args.config}: valid")
         for line in summarize(config):
             print(f"  {line}")

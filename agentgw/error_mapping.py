@@ -64,7 +64,9 @@ def openai_error_response(error: GatewayError) -> Response:
             }
         )
         return Response(body, status_code=error.status, headers=error.headers, media_type="application/json")
-    return Response(openai_error_body(error), status_code=error.status, media_type="application/json")
+    return Response(
+        openai_error_body(error), status_code=error.status, headers=error.headers, media_type="application/json"
+    )
 
 
 def _is_openai_error(body: bytes) -> bool:
@@ -90,6 +92,10 @@ _A2A_CODES: dict[str, tuple[int, str | None]] = {
     # Forbidden is -32011), with the reason PERMISSION_DENIED / INVALID_API_KEY in the domain agentgw.
     "permission_denied": (-32011, None),
     "invalid_api_key": (-32010, None),
+    # Limits and budgets (agentgw.limits): the same code as /mcp's, reason RATE_LIMIT_EXCEEDED /
+    # INSUFFICIENT_QUOTA in the domain agentgw; HTTP+JSON sends 429 RESOURCE_EXHAUSTED with Retry-After.
+    "rate_limit_exceeded": (-32029, None),
+    "insufficient_quota": (-32029, None),
 }
 _GRPC_STATUS = {
     400: "INVALID_ARGUMENT",
@@ -144,7 +150,11 @@ def a2a_error_response(
     """An HTTP response carrying :func:`a2a_error_body`: status 200 in JSON-RPC, the error's own in HTTP+JSON."""
     status = 200 if binding == "JSONRPC" else _a2a_status(error)
     return Response(
-        a2a_error_body(error, binding, request_id), status_code=status, media_type="application/json"
+        a2a_error_body(error, binding, request_id),
+        status_code=status,
+        # An agent's own rate-limit headers describe the gateway's credential, not the client's.
+        headers=None if isinstance(error, UpstreamStatus) else error.headers,
+        media_type="application/json",
     )
 
 
@@ -184,9 +194,11 @@ def anthropic_error_response(error: GatewayError) -> Response:
         return Response(
             error.body, status_code=error.status, headers=error.headers, media_type="application/json"
         )
-    headers = error.headers if isinstance(error, UpstreamStatus) else None
     return Response(
-        anthropic_error_body(error), status_code=error.status, headers=headers, media_type="application/json"
+        anthropic_error_body(error),
+        status_code=error.status,
+        headers=error.headers,
+        media_type="application/json",
     )
 
 

@@ -28,8 +28,9 @@ Errors from other libraries (httpx2, pydantic, yaml) are translated into this tr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 __all__ = [
     "AgentNotFound",
@@ -61,6 +62,8 @@ class GatewayError(Exception):
     status: int = 500
     code: str = "internal_error"
     kind: str = "server_error"
+    headers: Mapping[str, str] = MappingProxyType({})
+    """Headers the HTTP error response carries (a 429's ``Retry-After`` and ``x-ratelimit-*``)."""
 
     def __init__(self, message: str, *, param: str | None = None) -> None:
         super().__init__(message)

@@ -94,6 +94,8 @@ class Exchange:
     principal: str | None = None
     """Who made the request (set by authentication)."""
     team: str | None = None
+    key: str | None = None
+    """The configured name of the API key the principal authenticated with (``None`` for a JWT)."""
     backend: str | None = None
     provider: str | None = None
     """The upstream's kind (``openai``, ...): ``gen_ai.provider.name`` for LLM calls."""
@@ -102,10 +104,22 @@ class Exchange:
     """The parsed request body, when the route parsed it anyway (request parameters, opt-in content)."""
     response: Mapping[str, Any] | None = None
     """The parsed response body of a non-streamed answer, when the route parsed it."""
+    capture_content: bool = False
+    """Set by an observer's ``start`` that records content (opt-in): a streamed response's text is
+    then assembled into ``response``, as a non-streamed answer's would be."""
     response_id: str | None = None
     response_model: str | None = None
     finish_reasons: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
+    request_bytes: int | None = None
+    """Size of the client's request body, where the route read it whole."""
+    response_bytes: int | None = None
+    """Bytes of response body sent to the client (a stream's as relayed so far)."""
+    tool_arguments: Mapping[str, Any] | None = None
+    """MCP ``tools/call``: the arguments as the client sent them (usage accounting counts their tokens)."""
+    tool_result: Any = None
+    """MCP ``tools/call``: the upstream's result (``CallToolResult``), for the tokens it will cost in
+    the model's context."""
     first_chunk: float | None = None
     """``perf_counter`` time of the first body chunk of a streamed response."""
     ended: float | None = None
@@ -151,26 +165,39 @@ class ExchangeObserver(Protocol):
 
 
 class Observers:
-    """Several observers as one, called in order."""
+    """Several observers as one, called in order.
+
+    Nested :class:`Observers` are flattened, and each hook's bound methods are looked up once: the
+    four calls run on every request, for every observer (telemetry, accounting, limits).
+    """
+
+    _observers: tuple[ExchangeObserver, ...]
 
     def __init__(self, observers: Sequence[ExchangeObserver]) -> None:
-        self._observers = tuple(observers)
+        flat: list[ExchangeObserver] = []
+        for observer in observers:
+            flat.extend(observer._observers if isinstance(observer, Observers) else (observer,))
+        self._observers = tuple(flat)
+        self._starts = tuple(o.start for o in flat)
+        self._upstream_starts = tuple(o.upstream_start for o in flat)
+        self._upstream_ends = tuple(o.upstream_end for o in flat)
+        self._ends = tuple(o.end for o in flat)
 
     def start(self, exchange: Exchange) -> None:
-        for observer in self._observers:
-            observer.start(exchange)
+        for start in self._starts:
+            start(exchange)
 
     def upstream_start(self, exchange: Exchange, call: UpstreamCall) -> None:
-        for observer in self._observers:
-            observer.upstream_start(exchange, call)
+        for upstream_start in self._upstream_starts:
+            upstream_start(exchange, call)
 
     def upstream_end(self, exchange: Exchange, call: UpstreamCall) -> None:
-        for observer in self._observers:
-            observer.upstream_end(exchange, call)
+        for upstream_end in self._upstream_ends:
+            upstream_end(exchange, call)
 
     def end(self, exchange: Exchange) -> None:
-        for observer in self._observers:
-            observer.end(exchange)
+        for end in self._ends:
+            end(exchange)
 
 
 def finish(observer: ExchangeObserver, exchange: Exchange) -> None:

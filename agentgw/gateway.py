@@ -13,8 +13,9 @@ from agentgw.a2a.upstream import AgentClient, build_agents
 from agentgw.config.model import GatewayConfig
 from agentgw.exchange import ExchangeObserver, Observers
 from agentgw.launcher import ProcessLauncher
+from agentgw.limits import LimitedFederationHooks, Limits, LimitsObserver
 from agentgw.llm.providers import Provider, build_provider
-from agentgw.mcp import build_federation
+from agentgw.mcp import build_federation, openapi_servers
 from agentgw.rbac.hooks import RBACFederationHooks
 from agentgw.runtime import Runtime
 
@@ -40,8 +41,12 @@ class Gateway:
         observer: ExchangeObserver | None = None,
     ) -> None:
         self.config_path = config_path
-        self.observer: ExchangeObserver = observer if observer is not None else Observers(())
-        """Told about every request (telemetry; accounting later)."""
+        self.limits = Limits(config.limits)
+        """Budgets and rate limits: routes admit requests; the observer settles them at their end."""
+        self.observer: ExchangeObserver = Observers(
+            (observer if observer is not None else Observers(()), LimitsObserver(self.limits))
+        )
+        """Told about every request (telemetry, accounting, limits)."""
         self._initial = config
         self._current: Runtime | None = None
         self._base_dir = Path(config_path).resolve().parent if config_path else Path.cwd()
@@ -53,20 +58,31 @@ class Gateway:
         self.agent_tools = AgentToolset(lambda: self.runtime, name=config.a2a.tools_server)
         """Agents as tools on ``/mcp``: federated when the config exposes one (``mcp_tool``)."""
         self._agent_tools_on = _exposes_agents(config)
+        self.openapi = openapi_servers(config.mcp, self._base_dir)
+        """REST APIs as tools on ``/mcp`` (``openapi`` servers); their specs are read on start."""
         self.mcp = build_federation(
             config.mcp,
             self._base_dir,
-            hooks=RBACFederationHooks(
-                lambda: self.runtime.policy,
-                lambda: self.mcp.catalog,
-                agent_of_tool=self.agent_tools.agent_of_tool,
+            hooks=LimitedFederationHooks(
+                RBACFederationHooks(
+                    lambda: self.runtime.policy,
+                    lambda: self.mcp.catalog,
+                    agent_of_tool=self.agent_tools.agent_of_tool,
+                ),
+                self.limits,
+                lambda: self.runtime.config,
             ),
             observer=self.observer,
-            toolsets=[self.agent_tools] if self._agent_tools_on else (),
+            toolsets=[*self.openapi, *([self.agent_tools] if self._agent_tools_on else ())],
             max_request_bytes=config.server.max_request_bytes,
             listen_host=config.listen.host,
         )
         """The MCP servers behind ``/mcp``; started and stopped with the gateway."""
+
+    @property
+    def started(self) -> bool:
+        """Between :meth:`start` and :meth:`stop`."""
+        return self._current is not None
 
     @property
     def runtime(self) -> Runtime:
@@ -87,6 +103,8 @@ class Gateway:
             {name: build_provider(name, b) for name, b in config.llm.backends.items()},
             agents=build_agents(config.a2a.agents, {})[0],
         )
+        for server in self.openapi:
+            await server.load()  # a spec that does not load fails the start (ConfigError)
         await self.mcp.start()  # after the runtime: the agent tools are listed from its agents
 
     async def apply(self, config: GatewayConfig) -> None:
@@ -96,6 +114,8 @@ class Gateway:
             log.warning("listen address changes take effect on restart")
         if config.telemetry != old.config.telemetry:
             log.warning("telemetry changes take effect on restart")
+        if config.limits.store != old.config.limits.store:
+            log.warning("limits.store changes take effect on restart")
         if config.mcp != old.config.mcp:
             log.warning("mcp changes take effect on restart")
         providers: dict[str, Provider] = {}
@@ -176,6 +196,9 @@ class Gateway:
         for agent in agents.values():
             await agent.aclose()
         await self.mcp.stop()
+        await self.limits.aclose()
+        for server in self.openapi:
+            await server.close()
         await self._launcher.stop()
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import a2a, auth, llm, mcp, providers, telemetry
+from bench import a2a, accounting, auth, llm, mcp, openapi, providers, telemetry
 from bench._harness import Options
 from bench.errors import BenchError
 
@@ -42,9 +42,13 @@ SUITES: dict[str, Suite] = {
     "a2a": Suite(a2a.run, "A2A SendMessage: agent directly vs through the gateway"),
     "mcp": Suite(mcp.run, "MCP tools/call direct vs through /mcp; tools/list over 10 servers x 100 tools"),
     "telemetry": Suite(telemetry.run, "LLM route with tracing and metrics on vs off (overhead)"),
+    "accounting": Suite(accounting.run, "LLM route with usage accounting (SQLite ledger) on vs off"),
     "auth": Suite(auth.run, "LLM route with API key auth + RBAC (20 roles, 200 rules) vs without"),
     "providers": Suite(
         providers.run, "Anthropic backend: Messages passed through vs translated from OpenAI chat"
+    ),
+    "openapi": Suite(
+        openapi.run, "GitHub's OpenAPI spec as tools: convert (time, RSS), tools/list, tools/call vs direct"
     ),
 }
 

@@ -2,14 +2,15 @@
 
 Gateways in front of the same upstream (``examples/echo_llm.py``, which answers at once), alike but
 for the ``telemetry:`` section: everything off; metrics only (``/metrics`` served); metrics and 10%
-of traces; metrics and every trace (the default ``sample_ratio``). Spans are exported over OTLP/HTTP
+of traces (the default ``sample_ratio``); metrics and every trace. Spans are exported over OTLP/HTTP
 to a sink standing in for a collector (``bench/_otlp_sink.py``), so encoding and sending them is
 paid for. Each gateway serves a ~1 KB non-streaming chat completion at concurrency 32 in turn,
 rotating the order every round.
 
 The overhead is measured as the gateway process's CPU time per request (``/proc/<pid>/stat``,
 every thread included), on vs off, median over rounds: on a shared machine it moves less with other
-load than requests/s does, which is also printed. The telemetry code's own cost per request is also
+load than requests/s does, which is also printed. The spread of each variant's rounds
+((max - min) / median) is printed as its noise: an overhead smaller than the noise is not a measurement. The telemetry code's own cost per request is also
 timed in this process (the observer on a typical exchange, plus OTLP encoding of its spans), which
 no other load disturbs much. The summary's ``overhead_pct`` is metrics plus every trace.
 """
@@ -95,14 +96,14 @@ def run(options: Options) -> str:
         f" {options.duration_s:g} s per run, median of {rounds} rounds; spans exported over OTLP/HTTP"
     )
     print(
-        f"  {'':24}{'requests/s':>12}{'p50 ms':>10}{'CPU µs/req':>12}{'CPU overhead':>14}"
+        f"  {'':24}{'requests/s':>12}{'p50 ms':>10}{'CPU µs/req':>12}{'noise':>8}{'CPU overhead':>14}"
         f"{'code µs/req':>13}{'code / off CPU':>16}"
     )
     for v in variants:
         added = code_us[v.name] - code_us["telemetry off"]
         print(
             f"  {v.name:24}{statistics.median(v.rps):12.1f}{statistics.median(v.p50_ms):10.3f}"
-            f"{statistics.median(v.cpu_us):12.1f}{overhead[v.name]:+13.1f}%"
+            f"{statistics.median(v.cpu_us):12.1f}{_noise(v.cpu_us):7.1f}%{overhead[v.name]:+13.1f}%"
             f"{code_us[v.name]:13.1f}{added / off_cpu * 100:+15.1f}%"
         )
     ttfc_off = statistics.median(ttfc[variants[0].name])
@@ -118,7 +119,13 @@ def run(options: Options) -> str:
         f" overhead_pct_metrics_only={overhead['metrics only']:.1f}"
         f" code_pct={code['metrics + all traced']:.1f} code_pct_traced_10={code['metrics + 10% traced']:.1f}"
         f" code_pct_metrics_only={code['metrics only']:.1f} ttfc_added_ms={ttfc_on - ttfc_off:.3f}"
+        f" noise_pct={max(_noise(v.cpu_us) for v in variants):.1f}"
     )
+
+
+def _noise(values: list[float]) -> float:
+    """The spread of a variant's rounds, in % of their median."""
+    return (max(values) - min(values)) / statistics.median(values) * 100
 
 
 def _variant(name: str, url: str, process: ChildProcess) -> _Variant:
@@ -218,7 +225,8 @@ def _time_exchanges(
     body: bytes,
 ) -> float:
     headers = {"host": "127.0.0.1", "content-type": "application/json", "content-length": "1024"}
-    started = time.perf_counter()
+    # CPU time of this thread, not wall time: on a shared machine, time spent preempted is not ours.
+    started = time.thread_time()
     for _ in range(requests):
         exchange = Exchange("llm", "/v1/chat/completions", "chat", headers)
         exchange.target, exchange.backend, exchange.provider = _MODEL, "echo", "openai"
@@ -234,7 +242,7 @@ def _time_exchanges(
         observer.end(exchange)
     if queue is not None:
         queue.flush()
-    return (time.perf_counter() - started) / requests * 1e6
+    return (time.thread_time() - started) / requests * 1e6
 
 
 def _cpu_s(pid: int) -> float:

@@ -25,10 +25,11 @@ from starlette.routing import BaseRoute
 
 from federation.catalog import Catalog, Listing, ToolFilter
 from federation.errors import UnknownName, UpstreamUnavailable
+from federation.fastpath import FastPath
 from federation.hooks import FederationHooks, NoHooks
 from federation.http import DownstreamHttp
 from federation.naming import Namer
-from federation.server import FederatedServer
+from federation.server import Directory, FederatedServer
 from federation.spec import NamingPolicy, UpstreamSpec, VirtualServer
 from federation.toolset import LocalToolset
 from federation.transports.factory import build_transport
@@ -112,6 +113,7 @@ class Federation:
             allowed_hosts=allowed_hosts,
             max_request_bytes=max_request_bytes,
             session_idle_timeout_s=session_idle_timeout_s,
+            fast_path=_fast_path(self, self.server, hooks or NoHooks(), max_request_bytes),
         )
         self.views = {
             v.name: _View(
@@ -302,7 +304,8 @@ class _View:
         self._parent = parent
         self._cached: tuple[Catalog, Catalog] | None = None
         self.server = FederatedServer(self, hooks, name=name, version=http.pop("version"))
-        self.http = DownstreamHttp(self.server.server, **http)
+        fast_path = _fast_path(self, self.server, hooks, http["max_request_bytes"])
+        self.http = DownstreamHttp(self.server.server, fast_path=fast_path, **http)
 
     @property
     def catalog(self) -> Catalog:
@@ -330,3 +333,16 @@ class _View:
     def unavailable_owner(self, name: str) -> UpstreamUnavailable | None:
         error = self._parent.unavailable_owner(name)
         return error if error is not None and error.server in self.servers else None
+
+
+def _fast_path(
+    directory: Directory, server: FederatedServer, hooks: FederationHooks, max_request_bytes: int
+) -> FastPath:
+    return FastPath(
+        directory,
+        hooks,
+        server.requests,
+        server.lists,
+        server.server.server_info_stamp,
+        max_request_bytes=max_request_bytes,
+    )

@@ -79,6 +79,9 @@ class CallOutcome:
     latency_s: float
     request: ClientRequest | None = None
     """The client request the call served (None outside federation's server)."""
+    result: Any = None
+    """The upstream's result (a ``CallToolResult`` for a tool), None when the call failed; usage
+    accounting reads its size, nothing may change it."""
 
 
 class FederationHooks(Protocol):

@@ -6,6 +6,9 @@
   the ``_meta`` envelope and header checks.
 - ``/sse`` + ``/messages/``: the 2024-11-05 HTTP+SSE transport.
 
+2026-07-28 list requests, and ``tools/call`` to a 2026-07-28 Streamable HTTP upstream, are answered
+by :class:`~federation.fastpath.FastPath` ahead of the SDK's handler, when one is given.
+
 Both check ``Host`` and ``Origin`` first (MCP 2025-06-18 basic/transports, "Security Warning":
 servers MUST validate the Origin header to prevent DNS rebinding). With ``allowed_hosts`` set, a
 request naming another host is refused with 421 (a rebound DNS name reaches a loopback server with
@@ -30,6 +33,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from federation.events import MemoryEventStore
+from federation.fastpath import FastPath
 
 __all__ = ["DownstreamHttp"]
 
@@ -51,8 +55,10 @@ class DownstreamHttp:
         session_idle_timeout_s: float | None = 30 * 60,
         max_sessions: int | None = 10_000,
         max_stored_events: int = 10_000,
+        fast_path: FastPath | None = None,
     ) -> None:
         self._server = server
+        self._fast_path = fast_path
         self._origins = tuple(allowed_origins)
         self._hosts = tuple(allowed_hosts) if allowed_hosts is not None else None
         self.manager = StreamableHTTPSessionManager(
@@ -79,11 +85,18 @@ class DownstreamHttp:
         def guard(app: ASGIApp) -> _OriginGuard:
             return _OriginGuard(app, self._origins, self._hosts)
 
-        routes: list[BaseRoute] = [Route(path, endpoint=guard(self.manager.handle_request))]
+        routes: list[BaseRoute] = [Route(path, endpoint=guard(self._serve_mcp))]
         if sse:
             routes.append(Route("/sse", endpoint=guard(self._serve_sse)))
             routes.append(Mount("/messages", app=guard(self._sse.handle_post_message)))
         return routes
+
+    async def _serve_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self._fast_path
+        if fast is not None and fast.accepts(scope):
+            await fast.serve(scope, receive, send, self.manager.handle_request)
+        else:
+            await self.manager.handle_request(scope, receive, send)
 
     async def _serve_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "GET":

@@ -95,6 +95,23 @@ class CatalogLists:
             result["nextCursor"] = str(end)
         return result
 
+    def wire_page(
+        self, method: str, version: str, caller: Caller, cursor: object, server_info: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The whole result of one list request: :meth:`page`, with the 2026-07-28 envelope
+        (caching hints, ``serverInfo``) when ``version`` has one.
+
+        Raises:
+            MCPError: a bad cursor, or a ``failure_mode: closed`` upstream is down.
+        """
+        if cursor is not None and not isinstance(cursor, str):
+            raise MCPError(INVALID_PARAMS, "cursor must be a string")
+        result = self.page(method, version, caller, cursor)
+        if version in MODERN_PROTOCOL_VERSIONS:
+            result.update(_MODERN_ENVELOPE)
+            result["_meta"] = {SERVER_INFO_META_KEY: server_info}
+        return result
+
     def _entries(self, method: str, version: str) -> _Entries:
         catalog = self._catalog()
         if catalog is not self._cached_for:
@@ -150,12 +167,7 @@ class ListMiddleware:
             return await call_next(ctx)
         if ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS and ctx.session.client_params is None:
             return await call_next(ctx)  # before initialize: the SDK's gate answers
-        params = ctx.params or {}
-        cursor = params.get("cursor")
-        if cursor is not None and not isinstance(cursor, str):
-            raise MCPError(INVALID_PARAMS, "cursor must be a string")
-        result = self._lists.page(ctx.method, ctx.protocol_version, self._caller(ctx), cursor)
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            result.update(_MODERN_ENVELOPE)
-            result["_meta"] = {SERVER_INFO_META_KEY: self._stamp()}
-        return result
+        cursor = (ctx.params or {}).get("cursor")
+        return self._lists.wire_page(
+            ctx.method, ctx.protocol_version, self._caller(ctx), cursor, self._stamp()
+        )

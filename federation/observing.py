@@ -50,8 +50,12 @@ class RequestMiddleware:
         self, hooks: FederationHooks, caller: Callable[[ServerRequestContext[Any, Any]], Caller]
     ) -> None:
         self._caller = caller
-        self._started = getattr(hooks, "started", _DEFAULTS.started)
-        self._finished = getattr(hooks, "finished", _DEFAULTS.finished)
+        self.started: Callable[[Caller, ClientRequest], None] = getattr(hooks, "started", _DEFAULTS.started)
+        """The hooks' :meth:`~FederationHooks.started` (also called by :mod:`federation.fastpath`)."""
+        self.finished: Callable[[Caller, ClientRequest], None] = getattr(
+            hooks, "finished", _DEFAULTS.finished
+        )
+        """The hooks' :meth:`~FederationHooks.finished`."""
         self.calling: Callable[[Caller, ClientRequest | None, Call], Mapping[str, str]] = getattr(
             hooks, "calling", _DEFAULTS.calling
         )
@@ -70,7 +74,7 @@ class RequestMiddleware:
             target if isinstance(target, str) else None,
         )
         caller = self._caller(ctx)
-        self._started(caller, request)
+        self.started(caller, request)
         token = _current.set(request)
         try:
             result = await call_next(ctx)
@@ -93,7 +97,7 @@ class RequestMiddleware:
             raise
         finally:
             _current.reset(token)
-            self._finished(caller, request)
+            self.finished(caller, request)
 
 
 @contextlib.contextmanager

@@ -178,6 +178,10 @@ class FederatedServer:
         self._subscribers: dict[str, set[str]] = {}
         # Outside ListMiddleware, so the hooks see lists too.
         self._requests = RequestMiddleware(hooks, self._caller)
+        self.requests = self._requests
+        self.lists = self._lists
+        """The catalog's lists in wire form (shared with :mod:`federation.fastpath`)."""
+        """Where the hooks hear of every request (shared with :mod:`federation.fastpath`)."""
         self.server.middleware.append(self._requests)
         self.server.middleware.append(
             ListMiddleware(self._lists, self._caller, lambda: server.server_info_stamp)
@@ -417,7 +421,7 @@ class FederatedServer:
             raise
         finally:
             is_error = isinstance(result, CallToolResult) and bool(result.is_error)
-            outcome = CallOutcome(call, code, is_error, time.perf_counter() - started, request)
+            outcome = CallOutcome(call, code, is_error, time.perf_counter() - started, request, result)
             self._hooks.record(caller, outcome)
 
     async def _bridged(

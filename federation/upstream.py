@@ -17,7 +17,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Literal, TypeVar
 
 import anyio
@@ -72,8 +72,10 @@ from pydantic import ValidationError
 
 from federation.catalog import Listing
 from federation.errors import UpstreamRejected, UpstreamTimeout, UpstreamUnavailable
+from federation.passthrough import Passthrough
 from federation.relay import Asker, InputRequest
 from federation.spec import UpstreamSpec
+from federation.toolschemas import ToolSchemas
 from federation.transports.base import TransportFactory
 
 __all__ = ["ListKind", "Upstream", "UpstreamState"]
@@ -91,6 +93,7 @@ _MAX_PAGES = 100
 # A connection that stayed up this long resets the backoff: the next failure retries quickly.
 _STABLE_AFTER_S = 30.0
 _CLIENT_INFO = Implementation(name="agentgw-federation", version="1")
+_CLIENT_INFO_WIRE = _CLIENT_INFO.model_dump(by_alias=True, mode="json", exclude_none=True)
 
 
 class Upstream:
@@ -124,6 +127,8 @@ class Upstream:
         self._task: asyncio.Task[None] | None = None
         # The clients whose calls are in flight and may be asked something (see federation.relay).
         self._askers: list[Asker] = []
+        self._passthrough: Passthrough | None = getattr(transport, "passthrough", None)
+        self._schemas = ToolSchemas()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -398,6 +403,48 @@ class Upstream:
             yield
         finally:
             self._askers.remove(asker)
+
+    # -- 2026-07-28 calls as bytes (federation.fastpath) --------------------------------------
+
+    @property
+    def passthrough(self) -> Passthrough | None:
+        """The byte-level path to this upstream, while it is connected over 2026-07-28 Streamable HTTP."""
+        if self._passthrough is None or self.state != "ready" or not self.modern:
+            return None
+        return self._passthrough
+
+    @property
+    def client_info(self) -> dict[str, Any]:
+        """The gateway's ``clientInfo``, as the SDK client sends it."""
+        return _CLIENT_INFO_WIRE
+
+    def param_headers(self, name: str, arguments: Mapping[str, Any]) -> dict[str, str]:
+        """The ``Mcp-Param-*`` headers for calling the tool ``name`` (its ``x-mcp-header`` arguments)."""
+        return self._schemas.param_headers(self.listing, name, arguments)
+
+    def check_output(self, name: str, result: Mapping[str, Any]) -> None:
+        """Check a tool result against the tool's ``outputSchema``, as the SDK client does.
+
+        Raises:
+            RuntimeError: it does not conform.
+        """
+        self._schemas.check_output(self.listing, name, result)
+
+    async def relist_tools(self) -> None:
+        """List the tools again (their schemas changed: the upstream said ``HeaderMismatch``).
+
+        Raises:
+            UpstreamUnavailable: not connected.
+        """
+        client = self._client
+        if client is None:
+            raise UpstreamUnavailable(self.name, self.reason or self.state)
+        await self._refresh(client, ("tools",))
+        self._on_change(self)
+
+    def connection_failed(self) -> None:
+        """A request found the connection broken: reconnect."""
+        self._broken.set()
 
     # -- calls -------------------------------------------------------------------------------
 

@@ -320,6 +320,7 @@ class A2ARoutes:
         response_bytes: int,
     ) -> None:
         runtime.release()
+        exchange.response_bytes = response_bytes
         self._record(request, call, started, status, exchange.error_type, upstream, response_bytes)
         tally = upstream.tally if upstream is not None else None
         if tally is not None and tally.task_state is not None:
@@ -476,9 +477,11 @@ def _exchange_record(request: Request, call: A2ACall) -> Exchange:
     exchange = Exchange("a2a", "/a2a/{agent}", call.operation, request.headers)
     exchange.target = exchange.backend = call.agent
     exchange.stream = call.operation in STREAMING_OPERATIONS
+    exchange.request_bytes = call.request_bytes
     principal = principal_of(request)
     if not principal.anonymous:
         exchange.principal, exchange.team = principal.subject, principal.team
+        exchange.key = principal.key_name
     attributes = exchange.attributes
     attributes["a2a.binding"] = call.binding
     attributes["a2a.protocol.version"] = call.version

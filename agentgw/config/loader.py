@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from agentgw.config.interpolation import interpolate
+from agentgw.config.limits import limits_issues
 from agentgw.config.model import GatewayConfig
 from agentgw.config.providers import PROVIDERS
 from agentgw.errors import ConfigError, ConfigIssue
@@ -65,9 +66,11 @@ def parse_config(text: str, env: Mapping[str, str] | None = None, source: str | 
         issues.extend(_schema_issues(exc))
         issues.extend(_reference_issues(data))
         issues.extend(_access_issues(data))
+        issues.extend(limits_issues(data))
         raise ConfigError(issues, source=source) from exc
     issues.extend(_reference_issues(data))
     issues.extend(_access_issues(data))
+    issues.extend(limits_issues(data))
     if issues:
         raise ConfigError(issues, source=source)
     return config

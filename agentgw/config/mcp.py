@@ -4,7 +4,8 @@ Self-contained (it imports nothing from :mod:`agentgw.config.model`, which impor
 same conventions: unknown keys are errors, models are frozen, credentials are ``SecretStr``.
 
 Each server is a local process (``command``, ``args``, ``env``, ``cwd``: stdio) or a remote
-endpoint (``url``, Streamable HTTP of either era, or the legacy HTTP+SSE transport). The
+endpoint (``url``, Streamable HTTP of either era, or the legacy HTTP+SSE transport), or a REST API
+whose OpenAPI spec (``openapi``) the gateway turns into tools and calls itself. The
 ``mcpServers`` map that Claude Desktop, Cursor and VS Code write can be pasted in as it is:
 ``mcp: {mcpServers: {...}}`` (YAML accepts the JSON unchanged); its entries join ``servers``.
 """
@@ -20,6 +21,9 @@ from agentgw.config._fields import PositiveSeconds, Section, checked_headers
 
 __all__ = [
     "MCPConfig",
+    "MCPOpenAPIAuthConfig",
+    "MCPOpenAPIFiltersConfig",
+    "MCPOpenAPIMatchConfig",
     "MCPServerConfig",
     "MCPTimeoutsConfig",
     "MCPToolFilterConfig",
@@ -46,8 +50,44 @@ class MCPToolFilterConfig(Section):
     """Globs on the server's own tool names; matching tools are never exposed."""
 
 
+class MCPOpenAPIAuthConfig(Section):
+    """The secrets for one of the spec's security schemes (by its name in ``securitySchemes``)."""
+
+    api_key: SecretStr | None = None
+    """``apiKey`` schemes (header, query or cookie, as the spec says)."""
+    token: SecretStr | None = None
+    """``http`` ``bearer``; or a ready access token for ``oauth2``/``openIdConnect``."""
+    username: str | None = None
+    password: SecretStr | None = None
+    """``http`` ``basic``."""
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    """``oauth2`` client credentials: the token is fetched from the spec's ``tokenUrl`` and cached."""
+    scopes: list[str] | None = None
+    """Scopes to ask for; default: those the operation's security requirement lists."""
+
+
+class MCPOpenAPIMatchConfig(Section):
+    """Operations to match by shell globs. In ``include``, every list that is set must match (one of
+    its entries); in ``exclude``, any match excludes."""
+
+    tags: list[str] = []
+    operations: list[str] = []
+    """Globs on ``operationId``."""
+    paths: list[str] = []
+    """Globs on the path template (``/pets/*``)."""
+    methods: list[str] = []
+
+
+class MCPOpenAPIFiltersConfig(Section):
+    include: MCPOpenAPIMatchConfig = MCPOpenAPIMatchConfig()
+    """When anything is set, only matching operations become tools."""
+    exclude: MCPOpenAPIMatchConfig = MCPOpenAPIMatchConfig()
+    """Matching operations never become tools."""
+
+
 class MCPServerConfig(Section):
-    """One upstream MCP server: ``command`` (stdio) or ``url`` (HTTP), not both."""
+    """One upstream: ``command`` (stdio), ``url`` (HTTP) or ``openapi`` (a REST API); exactly one."""
 
     command: str | None = None
     """Executable of a stdio server; ``python``/``python3`` mean the gateway's own interpreter."""
@@ -74,8 +114,25 @@ class MCPServerConfig(Section):
     timeouts: MCPTimeoutsConfig = MCPTimeoutsConfig()
     disabled: bool = False
     """As in ``mcpServers``: a disabled server is not started."""
+    openapi: str | None = None
+    """An OpenAPI 3.x or Swagger 2.0 spec (JSON or YAML): a file (relative to the config file) or an
+    http(s) URL. Each operation becomes a tool that the gateway calls over HTTP itself."""
+    base_url: str | None = None
+    """For ``openapi``: the API's base URL, instead of the spec's ``servers``. Calls go only there."""
+    server_variables: dict[str, str] = {}
+    """For ``openapi``: values for the ``{variables}`` of the spec's server URL."""
+    auth: dict[str, MCPOpenAPIAuthConfig] = {}
+    """For ``openapi``: secrets per security scheme name. The MCP client's token is never sent."""
+    strict: bool = False
+    """For ``openapi``: an operation that cannot be converted fails the start instead of being skipped."""
+    filters: MCPOpenAPIFiltersConfig = MCPOpenAPIFiltersConfig()
+    """For ``openapi``: which operations become tools (tags, operationId and path globs, methods)."""
+    names: dict[str, str] = {}
+    """For ``openapi``: tool name overrides, ``operationId`` (or ``METHOD /path``) -> tool name."""
+    max_response_bytes: Annotated[int, Field(gt=0)] = 10 * 1024 * 1024
+    """For ``openapi``: a larger response body is an error result."""
 
-    @field_validator("url")
+    @field_validator("url", "base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not _HTTP_URL.match(value):
@@ -96,8 +153,14 @@ class MCPServerConfig(Section):
 
     @model_validator(mode="after")
     def _one_target(self) -> MCPServerConfig:
-        if (self.command is None) == (self.url is None):
-            raise ValueError("set either command (a stdio server) or url (an HTTP server)")
+        if sum(target is not None for target in (self.command, self.url, self.openapi)) != 1:
+            raise ValueError(
+                "set either command (a stdio server) or url (an HTTP server), or openapi (a REST API's spec)"
+            )
+        if self.openapi is None:
+            given = [key for key in _OPENAPI_KEYS if key in self.model_fields_set]
+            if given:
+                raise ValueError(f"{given[0]}: only for an openapi server")
         if self.command is not None and self.type not in (None, "stdio"):
             raise ValueError(f"type {self.type!r} needs a url, not a command")
         if self.url is not None:
@@ -117,6 +180,9 @@ class MCPServerConfig(Section):
             return "streamable-http"
         path = re.sub(r"^https?://[^/]+", "", self.url or "").split("?")[0].rstrip("/")
         return "sse" if path.endswith("/sse") else "streamable-http"
+
+
+_OPENAPI_KEYS = ("base_url", "server_variables", "auth", "strict", "filters", "names", "max_response_bytes")
 
 
 class MCPVirtualServerConfig(Section):

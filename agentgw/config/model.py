@@ -13,7 +13,9 @@ from pydantic import Field, field_validator, model_validator
 
 from agentgw.config._fields import PositiveSeconds, Section
 from agentgw.config.a2a import A2AConfig
+from agentgw.config.accounting import AccountingConfig
 from agentgw.config.auth import AuthConfig
+from agentgw.config.limits import LimitsConfig
 from agentgw.config.mcp import MCPConfig
 from agentgw.config.providers import BackendConfig, LaunchConfig, TimeoutsConfig
 from agentgw.config.rbac import RBACConfig
@@ -95,6 +97,8 @@ class GatewayConfig(Section):
     telemetry: TelemetryConfig = TelemetryConfig()
     auth: AuthConfig = AuthConfig()
     rbac: RBACConfig = RBACConfig()
+    accounting: AccountingConfig = AccountingConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     @model_validator(mode="after")
     def _agent_tools_server(self) -> GatewayConfig:

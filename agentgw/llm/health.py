@@ -42,6 +42,11 @@ class HealthBook:
     def available(self, key: TargetKey, now: float | None = None) -> bool:
         return self.out_until(key) <= (self._clock() if now is None else now)
 
+    def targets_out(self, now: float | None = None) -> list[TargetKey]:
+        """The targets out of rotation at ``now`` (the ``agentgw.upstream.up`` metric reads them)."""
+        at = self._clock() if now is None else now
+        return [key for key, state in list(self._states.items()) if state.out_until > at]
+
     def success(self, key: TargetKey) -> None:
         state = self._states.get(key)
         if state is not None:

@@ -21,6 +21,7 @@ from agentgw.error_mapping import anthropic_error_body, anthropic_error_response
 from agentgw.errors import GatewayError, InvalidRequest, UpstreamStatus, UpstreamUnreachable
 from agentgw.exchange import Exchange, finish, record_abort
 from agentgw.gateway import Gateway
+from agentgw.limits import guard_stream
 from agentgw.llm.fallback import ExchangeAttempts, send_with_fallback
 from agentgw.llm.providers.base import Provider, UpstreamResponse
 from agentgw.llm.request import parse_request, read_body
@@ -33,6 +34,7 @@ from agentgw.llm.translate.messages_to_chat import (
 )
 from agentgw.llm.translate.sse import sse_event
 from agentgw.llm.usage import StreamRecorder, record_response
+from agentgw.llm.usage_tap import UsageTap
 from agentgw.streaming import SSERelay
 
 __all__ = ["ChatAsMessages", "messages"]
@@ -54,9 +56,11 @@ async def messages(request: Request) -> Response:
     principal = principal_of(request)
     if not principal.anonymous:
         exchange.principal, exchange.team = principal.subject, principal.team
+        exchange.key = principal.key_name
     handed_off = False
     try:
         body = await read_body(request, runtime.config.server.max_request_bytes)
+        exchange.request_bytes = len(body)
         llm_request = parse_request(body, _FIELDS)
         model = request.headers.get(MODEL_HEADER) or llm_request.model
         plan = _via_messages(runtime.models.plan(model))
@@ -71,6 +75,7 @@ async def messages(request: Request) -> Response:
         exchange.target = llm_request.model
         exchange.stream = llm_request.stream
         exchange.request = llm_request.data
+        await gateway.limits.admit_llm(runtime.config, principal, exchange, llm_request.data)
         observer.start(exchange)
         attempts = ExchangeAttempts(exchange, observer, runtime.config.llm.backends)
         route, upstream = await send_with_fallback(
@@ -80,6 +85,9 @@ async def messages(request: Request) -> Response:
         if llm_request.stream:
             handed_off = True
             recorder = StreamRecorder(exchange, lambda: finish(observer, exchange))
+            if runtime.config.accounting.enabled:
+                upstream = UsageTap(upstream, exchange, withhold=False)  # counts what was delivered
+            upstream = guard_stream(exchange, upstream, "anthropic")  # limits.end_streams
             return SSERelay(
                 upstream, route.provider.name, runtime.release, error_event=_error_event, observer=recorder
             )
@@ -87,6 +95,7 @@ async def messages(request: Request) -> Response:
             content = await upstream.read(runtime.config.server.max_response_bytes)
         finally:
             await upstream.aclose()
+        exchange.response_bytes = len(content)
         record_response(exchange, content)
         return Response(content, headers=upstream.relay_headers, media_type="application/json")
     except GatewayError as error:

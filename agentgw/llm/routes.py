@@ -15,11 +15,13 @@ from agentgw.error_mapping import openai_error_response
 from agentgw.errors import GatewayError, ModelNotFound, UpstreamError, UpstreamStatus
 from agentgw.exchange import Exchange, UpstreamCall, finish, record_abort
 from agentgw.gateway import Gateway
+from agentgw.limits import guard_stream
 from agentgw.llm.fallback import ExchangeAttempts, send_with_fallback
 from agentgw.llm.messages import messages
 from agentgw.llm.request import parse_request, read_body
 from agentgw.llm.router import MODEL_HEADER
 from agentgw.llm.usage import StreamRecorder, record_response
+from agentgw.llm.usage_tap import UsageTap, with_stream_usage
 from agentgw.runtime import Runtime
 from agentgw.streaming import SSERelay
 
@@ -58,12 +60,18 @@ async def _proxy(
     principal = principal_of(request)
     if not principal.anonymous:
         exchange.principal, exchange.team = principal.subject, principal.team
+        exchange.key = principal.key_name
     call: UpstreamCall | None = None
     handed_off = False
     try:
         body = await read_body(request, runtime.config.server.max_request_bytes)
+        exchange.request_bytes = len(body)
         llm_request = parse_request(body, required)
         stream = llm_request.stream and operation != "embeddings"
+        accounting = runtime.config.accounting.enabled
+        sent, withhold = llm_request, False
+        if stream and accounting and operation == "chat/completions":
+            sent, withhold = with_stream_usage(llm_request)  # issue 8: usage for every stream
         model = request.headers.get(MODEL_HEADER) or llm_request.model
         runtime.policy.require(
             principal,
@@ -77,11 +85,12 @@ async def _proxy(
         exchange.target = llm_request.model
         exchange.stream = stream
         exchange.request = llm_request.data
+        await gateway.limits.admit_llm(runtime.config, principal, exchange, llm_request.data)
         observer.start(exchange)
         attempts = ExchangeAttempts(exchange, observer, runtime.config.llm.backends)
         try:
             route, upstream = await send_with_fallback(
-                plan, operation, llm_request, stream=stream, attempts=attempts
+                plan, operation, sent, stream=stream, attempts=attempts
             )
         finally:
             call = attempts.call
@@ -89,11 +98,15 @@ async def _proxy(
         if stream:
             handed_off = True
             recorder = StreamRecorder(exchange, lambda: finish(observer, exchange))
+            if accounting:
+                upstream = UsageTap(upstream, exchange, withhold=withhold)
+            upstream = guard_stream(exchange, upstream, "openai")  # limits.end_streams
             return SSERelay(upstream, route.provider.name, runtime.release, observer=recorder)
         try:
             content = await upstream.read(runtime.config.server.max_response_bytes)
         finally:
             await upstream.aclose()
+        exchange.response_bytes = len(content)
         record_response(exchange, content)
         return Response(
             content,

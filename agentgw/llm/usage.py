@@ -16,8 +16,9 @@ import orjson
 
 from agentgw.errors import GatewayError
 from agentgw.exchange import Exchange, Usage
+from agentgw.llm.stream_content import StreamContent
 
-__all__ = ["StreamRecorder", "record_response", "usage_from"]
+__all__ = ["StreamRecorder", "anthropic_usage_from", "record_response", "usage_from"]
 
 _USAGE = b'"usage"'
 _FINISH = b'"finish_reason"'
@@ -45,6 +46,30 @@ def usage_from(data: Mapping[str, Any]) -> Usage:
     )
 
 
+def anthropic_usage_from(data: Mapping[str, Any], previous: Usage | None = None) -> Usage:
+    """Token counts from an Anthropic ``usage`` object, in :class:`Usage`'s (OpenAI's) convention:
+    Anthropic's ``input_tokens`` exclude the cache reads and writes, :class:`Usage`'s include them.
+
+    ``message_delta`` events carry cumulative counts of some fields only: the others are kept from
+    ``previous`` (the ``message_start`` usage).
+    """
+    before = previous or Usage()
+    read = _int(data.get("cache_read_input_tokens"))
+    written = _int(data.get("cache_creation_input_tokens"))
+    fresh = _int(data.get("input_tokens"))
+    read = before.cache_read_input_tokens if read is None else read
+    written = before.cache_creation_input_tokens if written is None else written
+    input_tokens = before.input_tokens if fresh is None else fresh + (read or 0) + (written or 0)
+    output = _int(data.get("output_tokens"))
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=before.output_tokens if output is None else output,
+        cache_read_input_tokens=read,
+        cache_creation_input_tokens=written,
+        reasoning_output_tokens=before.reasoning_output_tokens,
+    )
+
+
 def record_response(exchange: Exchange, body: bytes) -> None:
     """Fill ``exchange`` from a non-streamed JSON response body; a body that is not JSON is ignored."""
     try:
@@ -62,7 +87,7 @@ def record_response(exchange: Exchange, body: bytes) -> None:
                 exchange.finish_reasons.append(choice["finish_reason"])
     usage = data.get("usage")
     if isinstance(usage, dict):
-        exchange.usage = usage_from(usage)
+        exchange.usage = anthropic_usage_from(usage) if data.get("type") == "message" else usage_from(usage)
 
 
 class StreamRecorder:
@@ -71,7 +96,7 @@ class StreamRecorder:
     ``finish`` runs once when the relay ends, after the record is complete.
     """
 
-    __slots__ = ("_exchange", "_finish", "_first", "_pending", "_previous")
+    __slots__ = ("_content", "_exchange", "_finish", "_first", "_pending", "_previous")
 
     def __init__(self, exchange: Exchange, finish: Callable[[], None]) -> None:
         self._exchange = exchange
@@ -79,6 +104,8 @@ class StreamRecorder:
         self._first = True
         self._previous = b""
         self._pending: bytearray | None = None
+        # Opt-in content capture (issue 9): only then is every event parsed.
+        self._content = StreamContent() if exchange.capture_content else None
 
     def chunk(self, data: bytes) -> None:
         if self._first:
@@ -92,6 +119,8 @@ class StreamRecorder:
             if _USAGE in rest:
                 self._usage(rest)
         self._previous = data
+        if self._content is not None:
+            self._content.feed(data)
 
     def ended(self, error: GatewayError | None, completed: bool) -> None:
         exchange = self._exchange
@@ -101,6 +130,8 @@ class StreamRecorder:
             exchange.error_type = "client_disconnected"
         if exchange.upstream and exchange.error_type is not None:
             exchange.upstream[-1].error_type = exchange.error_type
+        if self._content is not None:
+            exchange.response = self._content.completion()
         self._finish()
 
     def _head(self, data: bytes) -> None:
@@ -164,9 +195,20 @@ class StreamRecorder:
         event = _load(payload)
         if event is None:
             return
+        kind = event.get("type")
+        if kind == "message_start" or kind == "response.completed":
+            # Anthropic's message_start and the Responses API's last event nest the usage.
+            nested = event.get("message" if kind == "message_start" else "response")
+            if isinstance(nested, dict):
+                event = nested
         usage = event.get("usage")
         if isinstance(usage, dict):
-            self._exchange.usage = usage_from(usage)
+            if kind == "message_start":
+                self._exchange.usage = anthropic_usage_from(usage)
+            elif kind == "message_delta":
+                self._exchange.usage = anthropic_usage_from(usage, self._exchange.usage)
+            else:
+                self._exchange.usage = usage_from(usage)
         _record_head(self._exchange, event)
 
 

@@ -84,6 +84,7 @@ class ObservedHooks:
             principal = principal_of(http)
             if not principal.anonymous:
                 exchange.principal, exchange.team = principal.subject, principal.team
+                exchange.key = principal.key_name
         request.state[_KEY] = exchange
         self._observer.start(exchange)
 
@@ -92,6 +93,8 @@ class ObservedHooks:
         if exchange is None:
             return _NO_HEADERS
         exchange.backend = call.server
+        if call.kind == "tool":
+            exchange.tool_arguments = call.arguments
         upstream = UpstreamCall(call.server, url=self._urls.get(call.server), target=call.upstream_name)
         exchange.upstream.append(upstream)
         self._observer.upstream_start(exchange, upstream)
@@ -104,6 +107,8 @@ class ObservedHooks:
         if exchange is None or not exchange.upstream or exchange.upstream[-1].ended is not None:
             return
         upstream = exchange.upstream[-1]
+        if outcome.call.kind == "tool":
+            exchange.tool_result = outcome.result
         if outcome.error_code is not None:
             upstream.error_type = str(outcome.error_code)
         elif outcome.is_error:

@@ -34,8 +34,15 @@ _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def upstream_specs(config: MCPConfig, base_dir: Path) -> list[UpstreamSpec]:
-    """One spec per enabled server, in configuration order (``servers``, then ``mcpServers``)."""
-    return [_spec(name, server, config, base_dir) for name, server in config.all_servers.items()]
+    """One spec per enabled MCP server, in configuration order (``servers``, then ``mcpServers``).
+
+    ``openapi`` servers are not upstreams but toolsets (:func:`agentgw.mcp.openapi.openapi_servers`).
+    """
+    return [
+        _spec(name, server, config, base_dir)
+        for name, server in config.all_servers.items()
+        if server.openapi is None
+    ]
 
 
 def build_federation(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
+import time
+from typing import Any
 
 import orjson
 
@@ -21,7 +22,7 @@ __all__ = ["ACCESS_LOGGER", "access_record", "configure_access_logger"]
 ACCESS_LOGGER = "agentgw.access"
 
 
-def access_record(exchange: Exchange, trace_id: str | None) -> bytes:
+def access_record(exchange: Exchange, trace_id: int | None) -> bytes:
     """The access-log line for a finished ``exchange``, as JSON bytes."""
     usage = exchange.usage
     tokens = None
@@ -31,7 +32,7 @@ def access_record(exchange: Exchange, trace_id: str | None) -> bytes:
     ttfc = exchange.time_to_first_chunk_s
     return orjson.dumps(
         {
-            "time": datetime.fromtimestamp(exchange.started_at, UTC).isoformat(timespec="milliseconds"),
+            "time": _rfc3339(exchange.started_at),
             "principal": exchange.principal,
             "team": exchange.team,
             "protocol": exchange.protocol,
@@ -45,9 +46,20 @@ def access_record(exchange: Exchange, trace_id: str | None) -> bytes:
             "tokens": tokens,
             "latency_ms": round(exchange.duration_s * 1000, 3),
             "ttfc_ms": None if ttfc is None else round(ttfc * 1000, 3),
-            "trace_id": trace_id,
+            "trace_id": None if trace_id is None else f"{trace_id:032x}",
         }
     )
+
+
+_second: list[Any] = [-1, ""]
+
+
+def _rfc3339(timestamp: float) -> str:
+    """``2026-11-21T20:45:58.123+00:00``; the part up to the second is formatted once a second."""
+    second = int(timestamp)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{int((timestamp - second) * 1000):03d}+00:00"
 
 
 def configure_access_logger() -> logging.Logger:

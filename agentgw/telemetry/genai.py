@@ -1,4 +1,4 @@
-"""OpenTelemetry GenAI semantic-convention names, and the span attributes of an LLM exchange.
+"""OpenTelemetry GenAI semantic-convention names, and the request and content attributes of LLM calls.
 
 Names as published in the OpenTelemetry GenAI conventions (``gen-ai-spans.md``,
 ``gen-ai-metrics.md``, registry ``gen-ai.md``; all of them in *Development* status, as are the MCP
@@ -12,16 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from opentelemetry.util.types import AttributeValue
 
-from agentgw.exchange import Exchange
-
-__all__ = [
-    "genai_end_attributes",
-    "genai_start_attributes",
-    "input_messages",
-    "output_messages",
-    "provider_name",
-]
+__all__ = ["input_messages", "output_messages", "provider_name", "request_parameters"]
 
 OPERATION_NAME = "gen_ai.operation.name"
 PROVIDER_NAME = "gen_ai.provider.name"
@@ -74,70 +67,45 @@ def provider_name(provider: str) -> str:
 
 
 # OpenAI request field -> (attribute, accepted types).
-_REQUEST_PARAMETERS: tuple[tuple[str, str, type | tuple[type, ...]], ...] = (
-    ("temperature", "gen_ai.request.temperature", (int, float)),
-    ("top_p", "gen_ai.request.top_p", (int, float)),
-    ("top_k", "gen_ai.request.top_k", (int, float)),
-    ("max_tokens", "gen_ai.request.max_tokens", int),
-    ("max_completion_tokens", "gen_ai.request.max_tokens", int),
-    ("frequency_penalty", "gen_ai.request.frequency_penalty", (int, float)),
-    ("presence_penalty", "gen_ai.request.presence_penalty", (int, float)),
-    ("seed", "gen_ai.request.seed", int),
-    ("dimensions", "gen_ai.embeddings.dimension.count", int),
-)
+_REQUEST_PARAMETERS: dict[str, tuple[str, type | tuple[type, ...]]] = {
+    "temperature": ("gen_ai.request.temperature", (int, float)),
+    "top_p": ("gen_ai.request.top_p", (int, float)),
+    "top_k": ("gen_ai.request.top_k", (int, float)),
+    "max_tokens": ("gen_ai.request.max_tokens", int),
+    "max_completion_tokens": ("gen_ai.request.max_tokens", int),
+    "frequency_penalty": ("gen_ai.request.frequency_penalty", (int, float)),
+    "presence_penalty": ("gen_ai.request.presence_penalty", (int, float)),
+    "seed": ("gen_ai.request.seed", int),
+    "dimensions": ("gen_ai.embeddings.dimension.count", int),
+    "n": ("gen_ai.request.choice.count", int),
+    "stop": ("gen_ai.request.stop_sequences", (str, list)),
+    "encoding_format": ("gen_ai.request.encoding_formats", str),
+}
 
 
-def genai_start_attributes(exchange: Exchange) -> dict[str, Any]:
-    """What is known when the request starts: operation, model, stream flag, request parameters."""
-    attributes: dict[str, Any] = {OPERATION_NAME: exchange.operation, REQUEST_STREAM: exchange.stream}
-    if exchange.target is not None:
-        attributes[REQUEST_MODEL] = exchange.target
-    request = exchange.request
-    if request is None:
-        return attributes
-    for field, name, types in _REQUEST_PARAMETERS:
-        value = request.get(field)
-        if isinstance(value, types) and not isinstance(value, bool):
-            attributes[name] = value
-    choices = request.get("n")
-    if isinstance(choices, int) and not isinstance(choices, bool) and choices != 1:
-        attributes["gen_ai.request.choice.count"] = choices
-    stop = request.get("stop")
-    if isinstance(stop, str):
-        attributes["gen_ai.request.stop_sequences"] = (stop,)
-    elif isinstance(stop, list) and all(isinstance(s, str) for s in stop):
-        attributes["gen_ai.request.stop_sequences"] = tuple(stop)
-    encoding = request.get("encoding_format")
-    if isinstance(encoding, str):
-        attributes["gen_ai.request.encoding_formats"] = (encoding,)
-    return attributes
+_PARAMETER_FIELDS = frozenset(_REQUEST_PARAMETERS)
 
 
-def genai_end_attributes(exchange: Exchange) -> dict[str, Any]:
-    """What the response told: ids, model, finish reasons, usage, time to first chunk."""
-    attributes: dict[str, Any] = {}
-    if exchange.provider is not None:
-        attributes[PROVIDER_NAME] = provider_name(exchange.provider)
-    if exchange.response_id is not None:
-        attributes[RESPONSE_ID] = exchange.response_id
-    if exchange.response_model is not None:
-        attributes[RESPONSE_MODEL] = exchange.response_model
-    if exchange.finish_reasons:
-        attributes[RESPONSE_FINISH_REASONS] = tuple(exchange.finish_reasons)
-    ttfc = exchange.time_to_first_chunk_s
-    if ttfc is not None:
-        attributes[RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-    usage = exchange.usage
-    for name, value in (
-        (USAGE_INPUT_TOKENS, usage.input_tokens),
-        (USAGE_OUTPUT_TOKENS, usage.output_tokens),
-        (USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
-        (USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_creation_input_tokens),
-        (USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_output_tokens),
-    ):
-        if value is not None:
-            attributes[name] = value
-    return attributes
+def request_parameters(request: Mapping[str, Any]) -> tuple[tuple[str, AttributeValue], ...] | None:
+    """The ``gen_ai.request.*`` attributes of a request body, as (name, value) pairs.
+
+    The body's keys are intersected with the table's in one set operation: most bodies set one or
+    two of the dozen parameters. Their order follows the set's, which attributes do not depend on.
+    """
+    found: list[tuple[str, AttributeValue]] = []
+    for field in _PARAMETER_FIELDS.intersection(request):
+        value = request[field]
+        name, types = _REQUEST_PARAMETERS[field]
+        if not isinstance(value, types) or isinstance(value, bool):
+            continue
+        if isinstance(value, str):  # stop, encoding_format: arrays in the conventions
+            found.append((name, (value,)))
+        elif isinstance(value, list):
+            if all(isinstance(s, str) for s in value):
+                found.append((name, tuple(value)))
+        elif isinstance(value, int | float) and (field != "n" or value != 1):
+            found.append((name, value))
+    return tuple(found) if found else None
 
 
 def input_messages(request: Mapping[str, Any]) -> str | None:

@@ -1,8 +1,9 @@
 """Telemetry built from the ``telemetry:`` config: tracer provider, metric state, exporters, access log.
 
 Nothing here touches OpenTelemetry's global providers: they can be set once per process, and a test
-run builds many gateways. A :class:`Telemetry` owns what it builds; a span or metric exporter passed
-in (tests pass the SDK's ``InMemorySpanExporter``) is used as given and left to its owner.
+run builds many gateways. A :class:`Telemetry` owns what it builds; a span exporter, metric exporter
+or metric reader passed in (tests pass the SDK's ``InMemorySpanExporter`` and
+``InMemoryMetricReader``) is used as given and left to its owner.
 """
 
 from __future__ import annotations
@@ -12,19 +13,23 @@ import contextlib
 import logging
 
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.sdk.metrics.export import MetricExporter
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, MetricsData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client import CollectorRegistry, generate_latest
+from starlette.middleware import Middleware
 
 from agentgw._version import __version__
 from agentgw.config.telemetry import TelemetryConfig
+from agentgw.gateway import Gateway
 from agentgw.telemetry.access_log import configure_access_logger
 from agentgw.telemetry.metrics import MetricSet, PrometheusCollector
 from agentgw.telemetry.observer import TelemetryObserver
 from agentgw.telemetry.otlp import OTLPSpanSink
+from agentgw.telemetry.rejections import RejectionMiddleware
 from agentgw.telemetry.spans import SDKSpanSink, SpanSink
+from agentgw.telemetry.upstream_health import UpstreamHealth
 
 __all__ = ["Telemetry"]
 
@@ -46,6 +51,7 @@ class Telemetry:
         *,
         span_exporter: SpanExporter | None = None,
         metric_exporter: MetricExporter | None = None,
+        metric_reader: MetricReader | None = None,
     ) -> None:
         self.config = config
         self.resource = Resource.create({"service.name": config.service_name, "service.version": __version__})
@@ -75,6 +81,8 @@ class Telemetry:
             )
             self._owns_metric_exporter = True
         self._metric_exporter = metric_exporter if self.metrics is not None else None
+        if metric_reader is not None and self.metrics is not None:
+            _attach(metric_reader, self.metrics, self.resource)
         self._export_task: asyncio.Task[None] | None = None
         self.observer = TelemetryObserver(
             spans=self.spans,
@@ -113,6 +121,21 @@ class Telemetry:
         data = self.metrics.metrics_data(self.resource)
         await asyncio.to_thread(self._metric_exporter.export, data, timeout_millis=_EXPORT_TIMEOUT_S * 1000)
 
+    def watch(self, gateway: Gateway) -> None:
+        """Read ``gateway``'s upstream health for the ``agentgw.upstream.up`` gauge."""
+        if self.metrics is None:
+            return
+        health = UpstreamHealth(gateway)
+        self.metrics.upstream_health = health.read
+        self.observer.agent_outcome = health.agent_called
+
+    def middleware(self) -> list[Middleware]:
+        """The ASGI middleware telemetry needs around the app (outermost first): requests refused
+        before any route are counted and logged when metrics or the access log are on."""
+        if self.metrics is None and not self.config.access_log:
+            return []
+        return [Middleware(RejectionMiddleware, observer=self.observer)]
+
     def prometheus_text(self) -> bytes:
         """The metrics in the Prometheus text exposition format (0.0.4).
 
@@ -127,3 +150,17 @@ class Telemetry:
         while True:
             await asyncio.sleep(self.config.export_interval_s)
             await self.export_metrics()
+
+
+def _attach(reader: MetricReader, metrics: MetricSet, resource: Resource) -> None:
+    """Make ``reader`` (the SDK's ``InMemoryMetricReader``, a ``PeriodicExportingMetricReader``, ...)
+    read ``metrics``.
+
+    A reader pulls through the collect callback its ``MeterProvider`` registers; the gateway has no
+    provider (see :mod:`agentgw.telemetry.metrics`), so it registers its own: a cumulative snapshot.
+    """
+
+    def collect(reader: MetricReader, timeout_millis: float = 10_000) -> MetricsData:
+        return metrics.metrics_data(resource)
+
+    reader._set_collect_callback(collect)

@@ -4,17 +4,22 @@ Why not the OpenTelemetry SDK's ``Tracer`` here: measured on this machine (SDK 1
 with the GenAI attributes costs about 30 µs on the request path (attribute validation under a lock
 for each attribute, the span and processor machinery) and the SDK's OTLP encoder about 45 µs more
 to serialize it; a traced request has two spans, so tracing every request cost more than the whole
-proxied request. A :class:`SpanRecord` is a slotted object filled with values the gateway has anyway
-(a few µs), and :mod:`agentgw.telemetry.otlp` encodes batches of them (about 7 µs a span).
-Anything that takes the SDK's ``SpanExporter`` (tests pass
-``InMemorySpanExporter``) can still receive them, as ``ReadableSpan``s, through :class:`SDKSpanSink`.
+proxied request.
+
+A :class:`SpanRecord` holds only ids, times and the values its attributes are made from; the
+attributes themselves are built when the span is exported, by its :class:`SpanShape`, off the
+request path. The values come in two parts: ``fixed``, a tuple that repeats from request to request
+(operation, model, route, status, backend, ...), whose name and attributes are encoded once and
+cached by the OTLP encoder, and ``variable`` (ids, token counts, timings), encoded per span.
+Anything that takes the SDK's ``SpanExporter`` (tests pass ``InMemorySpanExporter``) can still
+receive them, as ``ReadableSpan``s, through :class:`SDKSpanSink`.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,29 +30,72 @@ from opentelemetry.util.types import AttributeValue
 
 from agentgw.telemetry.propagation import TraceParent
 
-__all__ = ["CLIENT", "SERVER", "SDKSpanSink", "SpanRecord", "SpanSink", "new_span", "to_readable"]
+__all__ = [
+    "CLIENT",
+    "PLAIN",
+    "SERVER",
+    "SDKSpanSink",
+    "SpanRecord",
+    "SpanShape",
+    "SpanSink",
+    "new_span",
+    "to_readable",
+]
 
 SERVER = 2
 """OTLP ``SPAN_KIND_SERVER``."""
 CLIENT = 3
 """OTLP ``SPAN_KIND_CLIENT``."""
 
+Fixed = tuple[Any, ...]
+"""A span's repeating values; ``fixed[0]`` is its :class:`SpanShape`. Hashable: it is a cache key."""
+
+
+class SpanShape(Protocol):
+    """Turns a span's recorded values into its name and attributes (at export time)."""
+
+    def name(self, fixed: Fixed) -> str: ...
+
+    def fixed_attributes(self, fixed: Fixed) -> dict[str, AttributeValue]:
+        """The attributes made of ``fixed`` alone: the same for every span with equal ``fixed``."""
+        ...
+
+    def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]: ...
+
+
+class _Plain:
+    """A span given its name and attributes outright: ``fixed`` is ``(PLAIN, name)``, ``variable``
+    the attribute dict."""
+
+    def name(self, fixed: Fixed) -> str:
+        return str(fixed[1])
+
+    def fixed_attributes(self, fixed: Fixed) -> dict[str, AttributeValue]:
+        return {}
+
+    def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
+        return dict(variable)
+
+
+PLAIN: SpanShape = _Plain()
+
 
 class SpanRecord:
-    """One finished (or running) span: ids, name, kind, times, attributes, error status."""
+    """One finished (or running) span: ids, kind, times, error status, and the values its name and
+    attributes are made of (see :class:`SpanShape`)."""
 
     __slots__ = (
-        "attributes",
         "end_ns",
         "error",
+        "fixed",
         "kind",
-        "name",
         "parent_id",
         "remote_parent",
         "span_id",
         "start_ns",
         "trace_id",
         "trace_state",
+        "variable",
     )
 
     def __init__(
@@ -55,10 +103,8 @@ class SpanRecord:
         trace_id: int,
         span_id: int,
         parent_id: int | None,
-        name: str,
         kind: int,
         start_ns: int,
-        attributes: dict[str, AttributeValue],
         *,
         remote_parent: bool = False,
         trace_state: str = "",
@@ -66,14 +112,27 @@ class SpanRecord:
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_id = parent_id
-        self.name = name
         self.kind = kind
         self.start_ns = start_ns
         self.end_ns = 0
-        self.attributes = attributes
         self.error = False
         self.remote_parent = remote_parent
         self.trace_state = trace_state
+        self.fixed: Fixed = (PLAIN, "")
+        self.variable: Any = ()
+
+    @property
+    def name(self) -> str:
+        shape: SpanShape = self.fixed[0]
+        return shape.name(self.fixed)
+
+    @property
+    def attributes(self) -> dict[str, AttributeValue]:
+        """Every attribute, built now (export time)."""
+        shape: SpanShape = self.fixed[0]
+        attributes = shape.fixed_attributes(self.fixed)
+        attributes.update(shape.variable_attributes(self.variable))
+        return attributes
 
     @property
     def traceparent(self) -> str:
@@ -84,6 +143,34 @@ class SpanRecord:
         self.end_ns = time.time_ns()
 
 
+_random_bits = random.getrandbits
+
+
+def child_of(parent: TraceParent | SpanRecord | None, kind: int, start_ns: int) -> SpanRecord:
+    """A recorded span, child of ``parent`` (the client's ``traceparent``, or a span of ours).
+
+    Ids come from the ``random`` module's generator (W3C Trace Context section 3.2.2.3: random
+    enough, not cryptographic); ``os.urandom`` or ``uuid4`` cost a system call each.
+    """
+    span_id = _random_bits(64) or 1
+    if parent is None:
+        return SpanRecord(_random_bits(128) or 1, span_id, None, kind, start_ns)
+    if type(parent) is SpanRecord:
+        return SpanRecord(
+            parent.trace_id, span_id, parent.span_id, kind, start_ns, trace_state=parent.trace_state
+        )
+    assert isinstance(parent, TraceParent)
+    return SpanRecord(
+        parent.trace_id,
+        span_id,
+        parent.span_id,
+        kind,
+        start_ns,
+        remote_parent=True,
+        trace_state=parent.tracestate,
+    )
+
+
 def new_span(
     name: str,
     kind: int,
@@ -92,32 +179,11 @@ def new_span(
     *,
     parent: TraceParent | SpanRecord | None,
 ) -> SpanRecord:
-    """A recorded span, child of ``parent`` (the client's ``traceparent``, or a span of ours)."""
-    span_id = random.getrandbits(64) or 1
-    if parent is None:
-        return SpanRecord(random.getrandbits(128) or 1, span_id, None, name, kind, start_ns, attributes)
-    if isinstance(parent, SpanRecord):
-        return SpanRecord(
-            parent.trace_id,
-            span_id,
-            parent.span_id,
-            name,
-            kind,
-            start_ns,
-            attributes,
-            trace_state=parent.trace_state,
-        )
-    return SpanRecord(
-        parent.trace_id,
-        span_id,
-        parent.span_id,
-        name,
-        kind,
-        start_ns,
-        attributes,
-        remote_parent=True,
-        trace_state=parent.tracestate,
-    )
+    """A recorded span with its name and attributes given outright (the :data:`PLAIN` shape)."""
+    span = child_of(parent, kind, start_ns)
+    span.fixed = (PLAIN, name)
+    span.variable = attributes
+    return span
 
 
 class SpanSink(Protocol):

@@ -20,4 +20,4 @@ def build_transport(
         return StdioTransport(name, target, log=log)
     if target.transport == "sse":
         return SseTransport(target, connect_timeout=connect_timeout)
-    return StreamableHttpTransport(target, connect_timeout=connect_timeout)
+    return StreamableHttpTransport(target, connect_timeout=connect_timeout, name=name)

@@ -12,7 +12,9 @@ from mcp.client import Transport
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from federation.connections import ConnectionPool, direct_url
 from federation.observing import inject_headers
+from federation.passthrough import Passthrough
 from federation.spec import HttpTarget
 
 __all__ = ["SseTransport", "StreamableHttpTransport"]
@@ -25,7 +27,7 @@ _STREAM_READ_TIMEOUT_S = 300.0
 class StreamableHttpTransport:
     kind = "streamable-http"
 
-    def __init__(self, target: HttpTarget, *, connect_timeout: float) -> None:
+    def __init__(self, target: HttpTarget, *, connect_timeout: float, name: str = "") -> None:
         self._url = target.url
         self._client = httpx2.AsyncClient(
             headers=dict(target.headers),
@@ -34,12 +36,22 @@ class StreamableHttpTransport:
             # federation.observing) goes into the POST's headers as well as its params._meta.
             event_hooks={"request": [inject_headers]},
         )
+        # Plain http:// upstreams (no proxy) get byte-forwarded calls over connections of their own.
+        self._pool = (
+            ConnectionPool(target.url, target.headers, connect_timeout=connect_timeout)
+            if direct_url(target.url)
+            else None
+        )
+        self.passthrough = Passthrough(self._client, self._url, name, pool=self._pool)
+        """2026-07-28 requests sent as bytes on the same pooled client (see :mod:`federation.fastpath`)."""
 
     def open(self) -> Transport:
         # terminate_on_close: DELETE the session when we reconnect or stop (2025-03-26 session close).
         return streamable_http_client(self._url, http_client=self._client, terminate_on_close=True)
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
         await self._client.aclose()
 
 

@@ -75,6 +75,8 @@ class FakeOpenAI:
     """The next this many chat requests get ``fail_status`` (whatever their model)."""
     fail_status: int = 503
     retry_after: str = "20"
+    usage_reported: list[dict[str, Any]] = field(default_factory=list)
+    """Every chat ``usage`` object sent (in a body, or a stream's usage chunk), for accounting tests."""
 
     def app(self) -> Starlette:
         return Starlette(
@@ -187,6 +189,7 @@ class FakeOpenAI:
         }
         ident, created = f"chatcmpl-{uuid.uuid4().hex[:29]}", int(time.time())
         if not body.get("stream"):
+            self.usage_reported.append(usage)
             payload = {
                 "id": ident,
                 "object": "chat.completion",
@@ -252,6 +255,7 @@ class FakeOpenAI:
                         yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}, None)
                 yield chunk({}, "tool_calls" if tool_call else "stop")
                 if include_usage:
+                    self.usage_reported.append(usage)
                     yield chunk({}, None, with_choice=False, usage_value=usage)
                 yield b"data: [DONE]\n\n"
             except asyncio.CancelledError:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 
 import anyio
 import httpx2
@@ -17,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from federation import Federation
 from federation.errors import UPSTREAM_UNAVAILABLE
 from tests.federation.conftest import Upstreams, http_spec, serve_federation, stdio_spec
-from tests.support.servers import free_port
+from tests.support.servers import REPO, free_port, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -88,6 +91,73 @@ async def test_a_stdio_server_that_dies_is_restarted() -> None:
             # the other server never noticed
             assert (await client.call_tool("other_echo", {"text": "x"})).is_error is False
         assert {s.name: s.state for s in federation.status()} == {"local": "ready", "other": "ready"}
+
+
+class _HttpFixture:
+    """The fixture MCP server over Streamable HTTP in a process of its own, on ``port``."""
+
+    _SERVE = (
+        "import sys, uvicorn; from tests.support.mcp_fixture import http_app; "
+        "uvicorn.run(http_app(sys.argv[1]), host='127.0.0.1', port=int(sys.argv[2]), log_level='warning')"
+    )
+
+    def __init__(self, name: str, port: int) -> None:
+        self._port = port
+        self._process = subprocess.Popen([sys.executable, "-c", self._SERVE, name, str(port)], cwd=REPO)
+        wait_for(self._listening, timeout=20)
+
+    def _listening(self) -> bool:
+        assert self._process.poll() is None, "the fixture server exited"
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self._port)) == 0
+
+    def kill(self) -> None:
+        self._process.kill()
+        self._process.wait(timeout=10)
+
+
+async def _tools_until(client: Client, done: Callable[[set[str]], bool]) -> set[str]:
+    with anyio.fail_after(20):
+        while True:
+            tools = {t.name for t in (await client.list_tools(cache_mode="bypass")).tools}
+            if done(tools):
+                return tools
+            await anyio.sleep(0.05)
+
+
+@pytest.mark.parametrize(("client_mode", "upstream_mode"), [("auto", "auto"), ("legacy", "legacy")])
+async def test_an_http_server_killed_and_restarted_is_reconnected(
+    client_mode: str, upstream_mode: str
+) -> None:
+    """Killed, a Streamable HTTP upstream's tools go (a call names it as down); restarted on the same
+    port, they come back and calls work: 2026-07-28 both ways (the byte-forwarding path) and the
+    2025-11-25 handshake both ways (a new upstream session)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    first = _HttpFixture("web", port)
+    try:
+        specs = [stdio_spec("local"), http_spec("web", url, mode=upstream_mode)]
+        with serve_federation(specs) as (gateway, federation):
+            async with Client(f"{gateway}/mcp", mode=client_mode) as client:
+                added = await client.call_tool("web_add", {"a": 1, "b": 2})
+                assert added.structured_content == {"result": 3}
+                first.kill()
+                with pytest.raises(MCPError) as down:
+                    await client.call_tool("web_add", {"a": 1, "b": 2})
+                assert (down.value.code, down.value.data) == (UPSTREAM_UNAVAILABLE, {"server": "web"})
+                tools = await _tools_until(client, lambda names: not any(n.startswith("web_") for n in names))
+                assert "local_add" in tools
+                assert {s.name: s.state for s in federation.status()}["web"] in {"down", "connecting"}
+                second = _HttpFixture("web", port)
+                try:
+                    await _tools_until(client, lambda names: "web_add" in names)
+                    again = await client.call_tool("web_add", {"a": 2, "b": 3})
+                    assert again.structured_content == {"result": 5}
+                    assert (await client.call_tool("local_echo", {"text": "x"})).is_error is False
+                finally:
+                    second.kill()
+    finally:
+        first.kill()
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])

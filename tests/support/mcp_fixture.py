@@ -82,6 +82,11 @@ def build(name: str) -> MCPServer:
             "header_traceparent": http.headers.get("traceparent") if http is not None else None,
         }
 
+    @mcp.tool(description="The client capabilities this request declared (MCP 2026-07-28 params._meta)")
+    def capabilities(ctx: Context) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(ctx.request_context.meta or {})
+        return {"declared": meta.get("io.modelcontextprotocol/clientCapabilities")}
+
     @mcp.tool(description="The server's process id")
     def pid() -> int:
         return os.getpid()
@@ -97,7 +102,9 @@ def build(name: str) -> MCPServer:
 
     @mcp.tool(description="Log a message while working")
     async def chatty(ctx: Context) -> str:
-        await ctx.session.send_log_message("info", "working on it", related_request_id=ctx.request_id)
+        with warnings.catch_warnings():  # logging is deprecated at 2026-07-28 (SEP-2577), still served
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await ctx.session.send_log_message("info", "working on it", related_request_id=ctx.request_id)
         return "said it"
 
     @mcp.tool(description="Ask the client for its roots (a handshake-era request on the stream)")

@@ -1,5 +1,6 @@
 """Real third-party MCP software from npm around the gateway: ``@modelcontextprotocol/server-everything``
-as a stdio upstream, and the MCP Inspector CLI as the client.
+as an upstream over stdio and over Streamable HTTP (a handshake-era server with sessions), and the MCP
+Inspector CLI as the client.
 
 Needs ``AGENTGW_NODE22`` (a Node 22 binary) and ``AGENTGW_NPM_MCP`` (a ``node_modules`` folder with
 ``@modelcontextprotocol/server-everything`` and ``@modelcontextprotocol/inspector`` 2.x), installed
@@ -20,12 +21,13 @@ from mcp_types import TextContent
 
 from agentgw import create_app
 from agentgw.config import parse_config
-from tests.support.servers import serve_app
+from tests.support.servers import free_port, serve_app, wait_for
 
 NODE = os.environ.get("AGENTGW_NODE22", "")
 MODULES = Path(os.environ.get("AGENTGW_NPM_MCP", "/nonexistent"))
 EVERYTHING = MODULES / "@modelcontextprotocol/server-everything/dist/index.js"
 INSPECTOR = MODULES / "@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+LOOPBACK = Path(__file__).resolve().parents[2] / "support" / "loopback.cjs"
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
@@ -39,9 +41,41 @@ def _require() -> None:
     pytest.skip(message)
 
 
+def _listening_on_loopback_only(port: int) -> bool:
+    """Whether a socket listens on ``port``, and only on 127.0.0.1 (``/proc/net/tcp``, state 0A)."""
+    hex_port = f"{port:04X}"
+    listeners = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                if state == "0A" and local.endswith(f":{hex_port}"):
+                    listeners.append(local.rsplit(":", 1)[0])
+    assert all(address == "0100007F" for address in listeners), listeners
+    return bool(listeners)
+
+
 @pytest.fixture(scope="module")
-def gateway_url() -> Iterator[str]:
+def everything_http() -> Iterator[str]:
+    """server-everything over Streamable HTTP, bound to loopback by a ``--require`` preload."""
     _require()
+    port = free_port()
+    process = subprocess.Popen(
+        [NODE, "--require", str(LOOPBACK), str(EVERYTHING), "streamableHttp"],
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: process.poll() is None and _listening_on_loopback_only(port), timeout=30)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def gateway_url(everything_http: str) -> Iterator[str]:
     config = parse_config(
         json.dumps(
             {
@@ -49,6 +83,7 @@ def gateway_url() -> Iterator[str]:
                 "mcp": {
                     "servers": {
                         "everything": {"command": NODE, "args": [str(EVERYTHING), "stdio"]},
+                        "web": {"url": everything_http},
                         "local": {"command": "python", "args": ["-m", "tests.support.mcp_fixture", "local"]},
                     }
                 },
@@ -77,6 +112,17 @@ async def test_server_everything_through_the_gateway(gateway_url: str, mode: str
     assert {"everything_echo", "everything_get-sum", "local_add"} <= tools
     assert isinstance(echo.content[0], TextContent) and echo.content[0].text == "Echo: hi"
     assert isinstance(total.content[0], TextContent) and "5" in total.content[0].text
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_server_everything_over_streamable_http(gateway_url: str, mode: str) -> None:
+    async with Client(f"{gateway_url}/mcp", mode=mode) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        echo = await client.call_tool("web_echo", {"message": "over http"})
+        total = await client.call_tool("web_get-sum", {"a": 20, "b": 22})
+    assert {"web_echo", "web_get-sum", "everything_echo", "local_add"} <= tools
+    assert isinstance(echo.content[0], TextContent) and echo.content[0].text == "Echo: over http"
+    assert isinstance(total.content[0], TextContent) and "42" in total.content[0].text
 
 
 def test_the_inspector_cli_lists_and_calls_tools(gateway_url: str) -> None:

@@ -41,19 +41,23 @@ class Traced:
         return list(self.spans.get_finished_spans())
 
 
-def telemetry_yaml(upstream: str, telemetry: str = "{access_log: true}") -> str:
-    return gateway_yaml(upstream) + f"telemetry: {telemetry}\n"
+def telemetry_yaml(upstream: str, telemetry: str = "{access_log: true}", extra: str = "") -> str:
+    return gateway_yaml(upstream) + f"telemetry: {telemetry}\n" + extra
 
 
 @contextlib.contextmanager
-def traced_gateway(upstream: str, telemetry: str = "{access_log: true}") -> Iterator[Traced]:
+def traced_gateway(upstream: str, telemetry: str = "{access_log: true}", extra: str = "") -> Iterator[Traced]:
     """The gateway in front of ``upstream`` with in-memory spans and a collected access log."""
     spans = InMemorySpanExporter()
     access = Lines()
     logger = logging.getLogger(ACCESS_LOGGER)
     logger.addHandler(access)
     try:
-        config = parse_config(telemetry_yaml(upstream, telemetry))
+        config = parse_config(telemetry_yaml(upstream, telemetry, extra))
+        if "sample_ratio" not in telemetry:  # tests look at every trace (the default samples 10%)
+            config = config.model_copy(
+                update={"telemetry": config.telemetry.model_copy(update={"sample_ratio": 1.0})}
+            )
         built = Telemetry(config.telemetry, span_exporter=spans)
         with serve_app(create_app(config, telemetry=built)) as url:
             yield Traced(url, spans, built, access)

@@ -97,9 +97,11 @@ def test_streamed_chat_records_usage_from_the_final_chunk(traced: Traced) -> Non
     assert "error.type" not in attributes
 
 
-def test_stream_without_include_usage_has_no_usage(traced: Traced) -> None:
-    list(_client(traced).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
-    server, _ = _pair(traced.finished(2))
+def test_stream_without_include_usage_has_no_usage(fake_openai_url: str) -> None:
+    # Usage accounting (issue 8) asks every stream for its usage: without it, the client decides.
+    with traced_gateway(fake_openai_url, extra="accounting: {enabled: false}\n") as traced:
+        list(_client(traced).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
+        server, _ = _pair(traced.finished(2))
     attributes = dict(server.attributes or {})
     assert "gen_ai.usage.input_tokens" not in attributes
     assert attributes["gen_ai.response.finish_reasons"] == ("stop",)
@@ -176,6 +178,27 @@ def test_content_is_captured_when_enabled(fake_openai_url: str) -> None:
         '[{"role":"user","parts":[{"type":"text","content":"a secret prompt"}]}]'
     )
     assert '"content":"echo: a secret prompt"' in str(attributes["gen_ai.output.messages"])
+
+
+def test_streamed_content_is_assembled_when_enabled(fake_openai_url: str) -> None:
+    with traced_gateway(fake_openai_url, "{capture_content: true}") as traced:
+        chunks = list(
+            _client(traced).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+        )
+        server, _ = _pair(traced.finished(2))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1  # really in pieces
+    attributes = dict(server.attributes or {})
+    assert '"content":"a secret prompt"' in str(attributes["gen_ai.input.messages"])
+    assert attributes["gen_ai.output.messages"] == (
+        f'[{{"role":"assistant","parts":[{{"type":"text","content":"{streamed}"}}],"finish_reason":"stop"}}]'
+    )
+
+
+def test_streamed_content_is_not_captured_by_default(traced: Traced) -> None:
+    list(_client(traced).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
+    server, _ = _pair(traced.finished(2))
+    assert "gen_ai.output.messages" not in dict(server.attributes or {})
 
 
 def test_embeddings_span(traced: Traced) -> None:

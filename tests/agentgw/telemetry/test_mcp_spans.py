@@ -75,7 +75,7 @@ def gateway(remote: str) -> Iterator[Gateway]:
     config = parse_config(f"""
 server: {{reload: false}}
 mcp: {{prefix: always, servers: {{remote: {{url: "{remote}"}}}}}}
-telemetry: {{access_log: true}}
+telemetry: {{access_log: true, sample_ratio: 1.0}}
 """)
     try:
         with serve_app(create_app(config, telemetry=Telemetry(config.telemetry, span_exporter=spans))) as url:
@@ -246,3 +246,27 @@ async def test_one_access_log_line_per_request(gateway: Gateway) -> None:
     assert line["latency_ms"] > 0
     assert line["trace_id"] == f"{server.context.trace_id:032x}"
     assert "a secret argument" not in "\n".join(gateway.access.lines)
+
+
+async def test_mcp_requests_are_counted_once_and_header_refusals_too(gateway: Gateway) -> None:
+    async with Client(f"{gateway.url}/mcp") as client:
+        await client.call_tool("remote_echo", {"text": "x"})
+    async with httpx2.AsyncClient() as http:
+        # Refused by the endpoint's first checks, before any MCP request was made of it.
+        refused = await http.post(
+            f"{gateway.url}/mcp", content=b"{}", headers={"content-type": "text/plain", "accept": "*/*"}
+        )
+        assert refused.status_code == 400
+        text = (await http.get(f"{gateway.url}/metrics")).text
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == "agentgw_requests"]
+    counts = {
+        (s.labels["http_response_status_code"], s.labels.get("error_type", "")): s.value
+        for s in family.samples
+        if s.name == "agentgw_requests_total" and s.labels["http_route"] == "/mcp"
+    }
+    lines = [orjson.loads(line) for line in gateway.access.lines]
+    observed = [line for line in lines if line["status"] == 200]
+    assert counts.pop(("200", "")) == len(observed) >= 2  # the handshake and the call, each once
+    assert counts == {("400", "invalid_request"): 1}
+    (line,) = [line for line in lines if line["status"] == 400]
+    assert line["protocol"] == "mcp" and line["route"] == "/mcp" and line["trace_id"] is None

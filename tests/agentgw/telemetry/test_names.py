@@ -57,3 +57,24 @@ def test_provider_names_follow_the_well_known_values() -> None:
     for provider in configured:
         assert genai.provider_name(provider) in well_known, provider
     assert genai.provider_name("vllm") == "vllm"  # no well-known value: reported as configured
+
+
+def test_which_names_are_still_in_development() -> None:
+    # The README says so: every GenAI and MCP name is Development status (the package's
+    # `_incubating` modules only); the HTTP, server and error ones are Stable; A2A has no conventions.
+    stable = {
+        value
+        for module in (error_attributes, http_attributes, server_attributes)
+        for name, value in vars(module).items()
+        if name.isupper() and isinstance(value, str)
+    }
+    ours = {value for name, value in vars(genai).items() if name.isupper() and isinstance(value, str)}
+    assert {n for n in ours if n in stable} == {
+        "error.type",
+        "server.address",
+        "server.port",
+        "http.route",
+        "http.response.status_code",
+    }
+    assert all(n.startswith(("gen_ai.", "mcp.", "a2a.", "agentgw.")) for n in ours - stable)
+    assert not any(n.startswith(("gen_ai.", "mcp.")) for n in stable)

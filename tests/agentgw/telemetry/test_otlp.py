@@ -55,7 +55,7 @@ class Collector:
 def test_spans_and_metrics_reach_the_collector(fake_openai_url: str, fake_openai: FakeOpenAI) -> None:
     collector = Collector()
     with serve_app(collector.app()) as endpoint:
-        settings = f"{{otlp_endpoint: '{endpoint}', service_name: gw-test, otlp_headers: {{x-collector-key: s3cret}}}}"
+        settings = f"{{otlp_endpoint: '{endpoint}', service_name: gw-test, sample_ratio: 1.0, otlp_headers: {{x-collector-key: s3cret}}}}"
         config = parse_config(telemetry_yaml(fake_openai_url, settings))
         with serve_app(create_app(config)) as url:
             sdk = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)

@@ -1,0 +1,193 @@
+"""The two span shapes of an :class:`~agentgw.exchange.Exchange`: the request, and each upstream call.
+
+On the request path the observer only takes a snapshot of the values a span is made of
+(:func:`request_values`, :func:`upstream_values`: a couple of tuples, no dict, no formatting); the
+names and attributes are built here when the span is exported. The snapshot's ``fixed`` part holds
+what repeats from request to request, so the encoder builds and encodes it once per distinct value
+(see :mod:`agentgw.telemetry.spans`).
+
+Span names: GenAI ``{gen_ai.operation.name} {gen_ai.request.model}``; MCP ``{mcp.method.name}
+{target}``; A2A ``{a2a.method.name}``. Upstream calls: the same, with the upstream's model or name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry.util.types import AttributeValue
+
+from agentgw.exchange import Exchange, UpstreamCall, Usage
+from agentgw.telemetry import genai
+from agentgw.telemetry.spans import Fixed
+
+__all__ = ["REQUEST", "UPSTREAM", "request_values", "upstream_values"]
+
+
+class _RequestShape:
+    """The request's span. ``fixed``: (shape, protocol, operation, target, route, status, backend,
+    provider, stream, response model, finish reasons, error type, request parameters): what a
+    deployment's clients send and get alike. ``variable``: (response id, usage, time to first chunk,
+    protocol attributes, request body and response body when content is captured)."""
+
+    def name(self, fixed: Fixed) -> str:
+        protocol, operation, target = fixed[1], fixed[2], fixed[3]
+        if protocol == "a2a" or target is None:
+            return str(operation)
+        return f"{operation} {target}"
+
+    def fixed_attributes(self, fixed: Fixed) -> dict[str, AttributeValue]:
+        (_, protocol, operation, target, route, status, backend, provider, stream, response_model) = fixed[
+            :10
+        ]
+        finish_reasons, error_type, parameters = fixed[10], fixed[11], fixed[12]
+        attributes: dict[str, AttributeValue]
+        if protocol == "llm":
+            attributes = {genai.OPERATION_NAME: operation, genai.REQUEST_STREAM: stream}
+            if target is not None:
+                attributes[genai.REQUEST_MODEL] = target
+        elif protocol == "mcp":
+            attributes = {genai.MCP_METHOD_NAME: operation}
+        else:
+            attributes = {genai.A2A_METHOD_NAME: operation}
+        attributes[genai.HTTP_ROUTE] = route
+        attributes[genai.PROTOCOL] = protocol
+        if protocol != "mcp":  # MCP: the JSON-RPC outcome (rpc.response.status_code) instead
+            attributes[genai.HTTP_STATUS] = status
+        if protocol == "llm":
+            if provider is not None:
+                attributes[genai.PROVIDER_NAME] = genai.provider_name(provider)
+            if response_model is not None:
+                attributes[genai.RESPONSE_MODEL] = response_model
+            if finish_reasons:
+                attributes[genai.RESPONSE_FINISH_REASONS] = finish_reasons
+            if parameters:
+                attributes.update(parameters)
+        if backend is not None:
+            attributes[genai.BACKEND] = backend
+        if error_type is not None:
+            attributes[genai.ERROR_TYPE] = error_type
+        return attributes
+
+    def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
+        response_id, usage, ttfc, extra, request, response = variable
+        attributes: dict[str, AttributeValue] = {}
+        if response_id is not None:
+            attributes[genai.RESPONSE_ID] = response_id
+        if ttfc is not None:
+            attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
+        if usage is not None:
+            _usage_attributes(usage, attributes)
+        if request is not None and (messages := genai.input_messages(request)) is not None:
+            attributes[genai.INPUT_MESSAGES] = messages
+        if response is not None and (messages := genai.output_messages(response)) is not None:
+            attributes[genai.OUTPUT_MESSAGES] = messages
+        if extra:
+            attributes.update(extra)
+        return attributes
+
+
+class _UpstreamShape:
+    """An upstream call's span. ``fixed``: (shape, protocol, operation, provider, model, backend,
+    url, target, status, error type); no ``variable``."""
+
+    def name(self, fixed: Fixed) -> str:
+        _, protocol, operation, _, model, backend, _, target = fixed[:8]
+        if protocol == "llm" and model is not None:
+            return f"{operation} {model}"
+        if protocol == "mcp":  # the MCP client span: "{mcp.method.name} {target}", upstream's name
+            return str(operation) if target is None else f"{operation} {target}"
+        return f"{operation} {backend}"
+
+    def fixed_attributes(self, fixed: Fixed) -> dict[str, AttributeValue]:
+        _, protocol, operation, provider, model, backend, url, target, status, error_type = fixed
+        attributes: dict[str, AttributeValue] = {genai.BACKEND: backend}
+        if protocol == "llm":
+            attributes[genai.OPERATION_NAME] = operation
+            if provider is not None:
+                attributes[genai.PROVIDER_NAME] = genai.provider_name(provider)
+            if model is not None:
+                attributes[genai.REQUEST_MODEL] = model
+        elif protocol == "mcp":
+            attributes[genai.MCP_METHOD_NAME] = operation
+            if target is not None:
+                if operation == "tools/call":
+                    attributes[genai.TOOL_NAME] = target
+                    attributes[genai.OPERATION_NAME] = "execute_tool"
+                elif operation == "prompts/get":
+                    attributes[genai.PROMPT_NAME] = target
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.hostname is not None:
+                attributes[genai.SERVER_ADDRESS] = parts.hostname
+            attributes[genai.SERVER_PORT] = parts.port or (443 if parts.scheme == "https" else 80)
+        if status is not None:
+            attributes[genai.HTTP_STATUS] = status
+        if error_type is not None:
+            attributes[genai.ERROR_TYPE] = error_type
+        return attributes
+
+    def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
+        return {}
+
+
+REQUEST = _RequestShape()
+UPSTREAM = _UpstreamShape()
+
+
+def request_values(exchange: Exchange, capture_content: bool) -> tuple[Fixed, tuple[Any, ...]]:
+    """The snapshot of a finished ``exchange`` its span is made of."""
+    llm = exchange.protocol == "llm"
+    request = exchange.request
+    fixed = (
+        REQUEST,
+        exchange.protocol,
+        exchange.operation,
+        exchange.target,
+        exchange.route,
+        exchange.status,
+        exchange.backend,
+        exchange.provider,
+        exchange.stream,
+        exchange.response_model,
+        tuple(exchange.finish_reasons) if exchange.finish_reasons else None,
+        exchange.error_type,
+        genai.request_parameters(request) if llm and request is not None else None,
+    )
+    variable = (
+        exchange.response_id,
+        exchange.usage if llm and exchange.usage.reported else None,
+        exchange.time_to_first_chunk_s,
+        exchange.attributes,
+        request if capture_content and llm else None,
+        exchange.response if capture_content and llm else None,
+    )
+    return fixed, variable
+
+
+def upstream_values(exchange: Exchange, call: UpstreamCall) -> Fixed:
+    """The snapshot of an ended upstream ``call`` its span is made of."""
+    return (
+        UPSTREAM,
+        exchange.protocol,
+        exchange.operation,
+        exchange.provider,
+        call.model,
+        call.backend,
+        call.url,
+        call.target,
+        call.status,
+        call.error_type,
+    )
+
+
+def _usage_attributes(usage: Usage, attributes: dict[str, AttributeValue]) -> None:
+    for name, value in (
+        (genai.USAGE_INPUT_TOKENS, usage.input_tokens),
+        (genai.USAGE_OUTPUT_TOKENS, usage.output_tokens),
+        (genai.USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
+        (genai.USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_creation_input_tokens),
+        (genai.USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_output_tokens),
+    ):
+        if value is not None:
+            attributes[name] = value

@@ -1,0 +1,65 @@
+"""Requests refused before any route took them are still counted and logged (issue 9)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx2
+import openai
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from agentgw.auth.api_keys import hash_key
+from tests.agentgw.telemetry.conftest import traced_gateway
+
+AUTH = f"""
+auth:
+  api_keys: [{{name: alice, key_sha256: {hash_key("sk-alice")}, roles: [dev], team: platform}}]
+rbac:
+  roles:
+    dev: {{allow: {{models: ["gpt-4o-mini"]}}}}
+"""
+
+
+def _requests(url: str) -> dict[tuple[str, str, str], float]:
+    text = httpx2.get(f"{url}/metrics").text
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == "agentgw_requests"]
+    return {
+        (
+            s.labels["http_route"],
+            s.labels["http_response_status_code"],
+            s.labels.get("error_type", ""),
+        ): s.value
+        for s in family.samples
+        if s.name == "agentgw_requests_total"
+    }
+
+
+def test_refusals_before_routing_are_counted_and_logged(fake_openai_url: str) -> None:
+    with traced_gateway(fake_openai_url, extra=AUTH) as traced:
+        base = f"{traced.url}/v1"
+        with pytest.raises(openai.AuthenticationError):  # no key: authentication answers 401
+            openai.OpenAI(base_url=base, api_key="wrong", max_retries=0).models.list()
+        assert httpx2.get(f"{traced.url}/nowhere/{'x' * 40}").status_code in (401, 404)
+        alice = {"authorization": "Bearer sk-alice"}
+        assert httpx2.get(f"{base}/unknown-endpoint", headers=alice).status_code == 404  # the router
+        assert httpx2.delete(f"{base}/chat/completions", headers=alice).status_code == 405
+        sdk = openai.OpenAI(base_url=base, api_key="sk-alice", max_retries=0)
+        sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.PermissionDeniedError):  # a route's refusal: observed by the route
+            sdk.chat.completions.create(model="other", messages=[{"role": "user", "content": "hi"}])
+        counts = _requests(traced.url)
+        lines = [json.loads(line) for line in traced.access.lines]
+
+    assert counts[("/v1/models", "401", "unauthorized")] == 1
+    assert counts[("unmatched", "404", "not_found")] == 1  # any path: one low-cardinality route
+    assert counts[("/v1/chat/completions", "405", "method_not_allowed")] == 1
+    assert counts[("/v1/chat/completions", "200", "")] == 1
+    assert counts[("/v1/chat/completions", "403", "permission_denied")] == 1  # counted once, by the route
+    assert not any("nowhere" in route for route, _, _ in counts)
+    refused = [line for line in lines if line["status"] == 401]
+    assert refused and refused[0]["route"] == "/v1/models" and refused[0]["principal"] is None
+    assert refused[0]["trace_id"] is None  # no span for a request no operation started
+    not_found = [line for line in lines if line["status"] == 404 and line["route"] == "unmatched"]
+    assert not_found and not_found[0]["principal"] == "key:alice" and not_found[0]["team"] == "platform"
+    assert len(lines) == 6
