@@ -65,7 +65,10 @@ def openai_error_response(error: GatewayError) -> Response:
         )
         return Response(body, status_code=error.status, headers=error.headers, media_type="application/json")
     return Response(
-        openai_error_body(error), status_code=error.status, headers=error.headers, media_type="application/json"
+        openai_error_body(error),
+        status_code=error.status,
+        headers=error.headers,
+        media_type="application/json",
     )
 
 

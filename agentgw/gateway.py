@@ -114,6 +114,10 @@ class Gateway:
             log.warning("listen address changes take effect on restart")
         if config.telemetry != old.config.telemetry:
             log.warning("telemetry changes take effect on restart")
+        if config.accounting.model_dump(exclude={"admin_roles"}) != old.config.accounting.model_dump(
+            exclude={"admin_roles"}
+        ):
+            log.warning("accounting changes take effect on restart (admin_roles at once)")
         if config.limits.store != old.config.limits.store:
             log.warning("limits.store changes take effect on restart")
         if config.mcp != old.config.mcp:

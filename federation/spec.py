@@ -76,6 +76,10 @@ class UpstreamSpec:
     """Overrides the name used in prefixes (default: ``name``)."""
     restart_backoff: tuple[float, float] = (0.5, 30.0)
     """First and largest delay between reconnection attempts (doubling in between)."""
+    ping_interval: float | None = 15.0
+    """Seconds between liveness pings on a handshake-era HTTP connection (None: none). A 2026-07-28
+    connection notices a server that went away by its ``subscriptions/listen`` stream, stdio by the
+    process exiting."""
 
 
 @dataclass(frozen=True, slots=True)

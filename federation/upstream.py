@@ -24,6 +24,7 @@ import anyio
 import httpx2
 from mcp.client import Client, ClientRequestContext, IncomingMessage, Transport
 from mcp.client._transport import TransportStreams  # the SDK names the type only here
+from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
@@ -92,6 +93,8 @@ _ALL_KINDS: tuple[ListKind, ...] = ("tools", "prompts", "resources", "templates"
 _MAX_PAGES = 100
 # A connection that stayed up this long resets the backoff: the next failure retries quickly.
 _STABLE_AFTER_S = 30.0
+# First delay before opening a dropped subscriptions/listen stream again (doubling while it drops).
+_RELISTEN_S = 0.05
 _CLIENT_INFO = Implementation(name="agentgw-federation", version="1")
 _CLIENT_INFO_WIRE = _CLIENT_INFO.model_dump(by_alias=True, mode="json", exclude_none=True)
 
@@ -230,6 +233,8 @@ class Upstream:
                     tasks.start_soon(self._listen, client)
                 else:
                     tasks.start_soon(self._renew_subscriptions, client)
+                    if self.transport.kind != "stdio" and self.spec.ping_interval is not None:
+                        tasks.start_soon(self._keepalive, self.spec.ping_interval)
                 tasks.start_soon(_set_when, eof, self._broken)
                 await self._broken.wait()
                 tasks.cancel_scope.cancel()
@@ -319,14 +324,30 @@ class Upstream:
         tools = bool(caps.tools and caps.tools.list_changed)
         prompts = bool(caps.prompts and caps.prompts.list_changed)
         resources = bool(caps.resources and caps.resources.list_changed)
+        lost = 0
         while True:
             self._subscriptions_changed.clear()
             uris = sorted(self._subscribed)
             if tools or prompts or resources or uris:
                 try:
                     await self._listen_once(client, tools, prompts, resources, uris)
-                except Exception as exc:  # no listen stream: lists are still served, just not refreshed
+                except Exception as exc:
+                    if _contains(exc, SubscriptionLost):
+                        # The stream dropped (the server went away, or something between cut it):
+                        # listen again and refetch what may have changed meanwhile, as the SDK asks.
+                        lost += 1
+                        log.info("mcp server %s: %s", self.name, _describe(exc))
+                        await asyncio.sleep(min(_RELISTEN_S * 2**lost, _STABLE_AFTER_S))
+                        self._note_change(*_ALL_KINDS)
+                        continue
+                    if lost:
+                        # It went away and cannot be listened to again: the connection is gone.
+                        log.warning("mcp server %s: listening again failed: %s", self.name, _describe(exc))
+                        self._broken.set()
+                        return
+                    # No listen stream at all: lists are still served, just not refreshed.
                     log.info("mcp server %s: no change notifications (%s)", self.name, _describe(exc))
+                lost = 0
             await self._subscriptions_changed.wait()
 
     async def _listen_once(
@@ -357,6 +378,21 @@ class Upstream:
                 elif isinstance(event, ResourceUpdated) and self._on_resource_updated is not None:
                     self._on_resource_updated(self, event.uri)
             tasks.cancel_scope.cancel()
+
+    async def _keepalive(self, interval: float) -> None:
+        # MCP basic/utilities/ping. A handshake-era HTTP session may have nothing open to notice the
+        # server going away: the SDK gives up re-opening the GET stream without telling anyone. A
+        # ping that finds the connection gone breaks it, so it is re-established (or reported down).
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._attempt(lambda client: client.session.send_ping())
+            except UpstreamTimeout:
+                self._broken.set()  # no answer to a ping: as good as gone
+            except (UpstreamUnavailable, _SessionLost):
+                pass  # _attempt has marked the connection broken
+            except UpstreamRejected as exc:
+                log.debug("mcp server %s: ping refused (%s)", self.name, exc.message)
 
     # -- server-to-client requests ------------------------------------------------------------
 
@@ -642,6 +678,13 @@ def _as_dict(listing: Listing) -> dict[str, Any]:
         "resources": listing.resources,
         "templates": listing.templates,
     }
+
+
+def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``exc`` is a ``kind``, or an exception group (task groups raise them) holding one."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_contains(inner, kind) for inner in exc.exceptions)
+    return isinstance(exc, kind)
 
 
 def _describe(exc: BaseException) -> str:

@@ -60,17 +60,28 @@ def tool_result(
     """The tool result for a response; ``structured``: the tool has an object ``outputSchema``."""
     if not 200 <= status < 300:
         return error_result(f"HTTP {status} {reason}".rstrip() + _excerpt(body))
+    json_body = is_json_media_type(content_type) or (not content_type and body[:1] in (b"{", b"["))
+    value: Any = None
+    if json_body and body:
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            json_body = False
+    if structured and not isinstance(value, dict):
+        # The tool promises an object (its outputSchema), and a client checks results against it: an
+        # API that answers otherwise broke its own spec, which the model is told rather than the
+        # client failing on a result without structuredContent.
+        return error_result(
+            f"HTTP {status} {reason}".rstrip()
+            + " but not the JSON object the API's spec describes"
+            + _excerpt(body)
+        )
     if not body:
         return CallToolResult(content=[TextContent(type="text", text=f"HTTP {status} {reason}".rstrip())])
-    if is_json_media_type(content_type) or (not content_type and body[:1] in (b"{", b"[")):
-        text = body.decode("utf-8", errors="replace")
-        try:
-            value: Any = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return CallToolResult(content=[TextContent(type="text", text=text)])
+    if json_body:
         return CallToolResult(
-            content=[TextContent(type="text", text=text)],
-            structured_content=value if structured and isinstance(value, dict) else None,
+            content=[TextContent(type="text", text=body.decode("utf-8", errors="replace"))],
+            structured_content=value if structured else None,
         )
     essence = content_type.split(";", 1)[0].strip().lower()
     if essence.startswith("text/") or essence in ("application/xml", "application/x-www-form-urlencoded"):

@@ -43,6 +43,7 @@ __all__ = ["LedgerStore", "SQLLedger", "default_ledger_url"]
 
 DEFAULT_FILE = "agentgw-usage.db"
 _CONNECT_TIMEOUT_S = 5.0
+_COMMAND_TIMEOUT_S = 30.0  # a database that accepts a statement and never answers must not stall the writer
 
 
 class LedgerStore(Protocol):
@@ -121,7 +122,9 @@ class SQLLedger:
             parsed = make_url(url)
             self.dialect = parsed.get_backend_name()
             connect_args: dict[str, Any] = (
-                {"timeout": _CONNECT_TIMEOUT_S} if self.dialect == "postgresql" else {}
+                {"timeout": _CONNECT_TIMEOUT_S, "command_timeout": _COMMAND_TIMEOUT_S}
+                if self.dialect == "postgresql"
+                else {}
             )
             self._engine: AsyncEngine = create_async_engine(
                 parsed, pool_pre_ping=True, connect_args=connect_args

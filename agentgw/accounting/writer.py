@@ -115,13 +115,21 @@ class LedgerWriter:
         try:
             async with asyncio.timeout(timeout_s):
                 while self.pending:
-                    await self._write_batch()
-        except (TimeoutError, LedgerError) as exc:
+                    try:
+                        await self._write_batch()
+                    except LedgerError as error:  # the database may be back within the deadline
+                        self.last_error = error.message
+                        await asyncio.sleep(_FIRST_RETRY_S)
+        except TimeoutError:
             lost = self.pending
             self.dropped += lost
             self._buffer.clear()
             self._inflight = []
-            log.error("usage ledger unavailable at shutdown (%s): %d records lost", exc or "timeout", lost)
+            log.error(
+                "usage ledger unavailable at shutdown (%s): %d records lost",
+                self.last_error or "timeout",
+                lost,
+            )
         await self.store.aclose()
 
     async def _run(self) -> None:

@@ -22,7 +22,15 @@ _MAX_DEPTH = 32
 
 def estimate_tokens(data: Mapping[str, Any]) -> tuple[int, int]:
     """``(input tokens, most output tokens)`` for an OpenAI, Responses or Anthropic request body."""
-    chars = sum(_text_chars(data.get(name), 0) for name in _PROMPT_FIELDS)
+    chars = 0
+    for name in _PROMPT_FIELDS:
+        value = data.get(name)
+        if value is None:
+            continue
+        if name == "messages" and isinstance(value, list):
+            chars += _messages_chars(value)
+        else:
+            chars += _text_chars(value, 0)
     output = 0
     for name in _OUTPUT_FIELDS:
         value = data.get(name)
@@ -30,6 +38,18 @@ def estimate_tokens(data: Mapping[str, Any]) -> tuple[int, int]:
             output = value
             break
     return max(1, -(-chars // _CHARS_PER_TOKEN)), output
+
+
+def _messages_chars(messages: list[Any]) -> int:
+    # The common shape first, without recursion: {"role": ..., "content": "text"}.
+    chars = 0
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str) and len(message) <= 2:
+            chars += len(content)
+        else:
+            chars += _text_chars(message, 1)
+    return chars
 
 
 def _text_chars(value: Any, depth: int) -> int:

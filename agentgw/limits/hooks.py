@@ -70,7 +70,8 @@ class LimitedFederationHooks:
         request = caller.request
         principal = principal_of(request) if isinstance(request, Request) else ANONYMOUS
         try:
-            await self._limits.admit_call(self._config(), principal, "mcp", call.name)
+            priced = call.name if call.kind == "tool" else None  # prices are per tool call
+            await self._limits.admit_call(self._config(), principal, "mcp", priced)
         except LimitExceeded as error:
             raise LimitRefused(error.message, data={"type": error.code, **error.details}) from None
         except StoreUnavailable as error:

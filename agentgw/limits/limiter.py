@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentgw.accounting.prices import Prices
 from agentgw.auth.principal import Principal
@@ -29,9 +29,9 @@ from agentgw.exchange import Exchange, Usage
 from agentgw.limits.errors import LimitExceeded, QuotaExceeded, RateLimited, StoreUnavailable
 from agentgw.limits.estimate import estimate_tokens
 from agentgw.limits.memory_store import MemoryStore
-from agentgw.limits.rules import MICRO_USD, Dimension, Rule, Rules, Subject
+from agentgw.limits.rules import MICRO_USD, Bound, Dimension, Rule, Rules, Subject
 from agentgw.limits.store import Admission, Charge, Correction, CounterStore
-from agentgw.limits.windows import Window, budget_window, minute_window
+from agentgw.limits.windows import Window
 
 __all__ = ["STATE_KEY", "Limits", "Reservation", "build_store"]
 
@@ -63,8 +63,9 @@ class Reservation:
     """Output events relayed, when a stream guard counted them (a stream cut short reports no usage)."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Counter:
+class _Counter(NamedTuple):
+    """What a charge is for: the rule, the value it counts under, its limit and window."""
+
     rule: Rule
     value: str
     dimension: Dimension
@@ -173,9 +174,10 @@ class Limits:
         exchange.state[STATE_KEY] = reservation
 
     async def admit_call(
-        self, config: GatewayConfig, principal: Principal, kind: LimitKind, target: str
+        self, config: GatewayConfig, principal: Principal, kind: LimitKind, target: str | None
     ) -> None:
-        """Admit an MCP call (``target``: the federated tool name) or an A2A request (the agent).
+        """Admit an MCP call (``target``: the federated tool name; None for prompts and resources,
+        which have no price) or an A2A request (the agent).
 
         Counts one request, and its per-call price on money budgets; tools and agents use no tokens.
 
@@ -224,30 +226,30 @@ class Limits:
         await self.store.aclose()
 
     def _charges(
-        self, rules: Rules, applicable: Sequence[tuple[Rule, str]], amounts: Mapping[Dimension, int]
+        self, rules: Rules, applicable: Sequence[Bound], amounts: Mapping[Dimension, int]
     ) -> tuple[list[_Counter], list[Charge]]:
         now = self.clock()
-        windows: dict[str, Window] = {}
         counters: list[_Counter] = []
         charges: list[Charge] = []
-        sliding = rules.config.window == "sliding"
-        for rule, value in applicable:
-            window = windows.get(rule.period)
-            if window is None:
-                window = windows[rule.period] = (
-                    minute_window(now, sliding=sliding)
-                    if rule.period == "minute"
-                    else budget_window(now, rule.period)
-                )
-            for limit in rule.limits:
-                amount = amounts[limit.dimension]
+        for bound in applicable:
+            window = rules.windows.get(bound.rule.period, now)
+            ttl = window.ttl_s(now)
+            weight = window.weight(now)
+            previous = window.previous_id
+            for dimension, limit, base in bound.counters:
+                amount = amounts[dimension]
                 if not amount:
                     continue  # nothing to count here (a tool call on a token limit, an unpriced model)
-                base = f"{limit.dimension}:{rule.scope}:{rule.period}:{value}:"
-                previous = base + window.previous_id if window.previous_id is not None else None
-                counters.append(_Counter(rule, value, limit.dimension, limit.limit, window))
+                counters.append(_Counter(bound.rule, bound.value, dimension, limit, window))
                 charges.append(
-                    Charge(base + window.id, amount, limit.limit, window.ttl_s, previous, window.weight)
+                    Charge(
+                        base + window.id,
+                        amount,
+                        limit,
+                        ttl,
+                        None if previous is None else base + previous,
+                        weight,
+                    )
                 )
         return counters, charges
 
@@ -277,17 +279,19 @@ class Limits:
             return None
         if admission.refused is not None:
             self.refused += 1
-            raise _refusal(counters, charges, admission)
+            raise _refusal(counters, charges, admission, self.clock())
         return admission
 
 
-def _refusal(counters: Sequence[_Counter], charges: Sequence[Charge], admission: Admission) -> LimitExceeded:
+def _refusal(
+    counters: Sequence[_Counter], charges: Sequence[Charge], admission: Admission, now: float
+) -> LimitExceeded:
     assert admission.refused is not None
     index = admission.refused
     counter, charge = counters[index], charges[index]
     used = admission.used[index]
-    retry_after = max(1, math.ceil(counter.window.reset_s))
-    headers = _headers(counters[: index + 1], admission.used[: index + 1])
+    retry_after = max(1, math.ceil(counter.window.reset_s(now)))
+    headers = _headers(counters[: index + 1], admission.used[: index + 1], now)
     headers["retry-after"] = str(retry_after)
     rule = counter.rule
     details = {
@@ -318,7 +322,7 @@ def _refusal(counters: Sequence[_Counter], charges: Sequence[Charge], admission:
     return RateLimited(message, retry_after_s=retry_after, headers=headers, details=details)
 
 
-def _headers(counters: Sequence[_Counter], used: Sequence[int]) -> dict[str, str]:
+def _headers(counters: Sequence[_Counter], used: Sequence[int], now: float) -> dict[str, str]:
     """``x-ratelimit-{limit,remaining,reset}-{requests,tokens,usd}`` of the tightest counter per dimension."""
     tightest: dict[Dimension, tuple[int, _Counter]] = {}
     for counter, value in zip(counters, used, strict=True):
@@ -330,7 +334,7 @@ def _headers(counters: Sequence[_Counter], used: Sequence[int]) -> dict[str, str
     for dimension, (remaining, counter) in tightest.items():
         headers[f"x-ratelimit-limit-{dimension}"] = _shown(dimension, counter.limit)
         headers[f"x-ratelimit-remaining-{dimension}"] = _shown(dimension, remaining)
-        headers[f"x-ratelimit-reset-{dimension}"] = f"{max(1, math.ceil(counter.window.reset_s))}s"
+        headers[f"x-ratelimit-reset-{dimension}"] = f"{max(1, math.ceil(counter.window.reset_s(now)))}s"
     return headers
 
 

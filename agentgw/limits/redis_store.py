@@ -1,8 +1,10 @@
 """Counters in Redis, shared by every gateway replica that points at the same database.
 
-The check-and-add of a request is one Lua script, which Redis runs atomically: however many
-replicas admit requests at once, a limit of M lets exactly M through. Corrections (the real usage
-replacing the estimate) are a second script, sent in the background. The clock is the gateway's
+The check-and-add of a request runs in a Lua script, which Redis runs atomically: however many
+replicas admit requests at once, a limit of M lets exactly M through. Requests that arrive while a
+script call is under way are sent together in the next one, each still admitted whole or not at all. Corrections (the real usage
+replacing the estimate) are a second script, sent in the background, batched: all the corrections
+that arrive while one batch is on its way go in the next. The clock is the gateway's
 (windows are named by their start, so replicas agree as far as their clocks do).
 
 When Redis fails, the error is translated to :class:`~agentgw.limits.errors.StoreUnavailable`, and
@@ -29,33 +31,51 @@ __all__ = ["RedisStore"]
 log = logging.getLogger("agentgw.limits")
 
 _BACKOFF_S = 1.0
-_MAX_PENDING = 10_000
+_MAX_QUEUED = 100_000
+_MAX_BATCH = 256
 
-# KEYS: (current, previous) per charge; ARGV: (amount, limit, ttl, weight) per charge.
-# Returns {refused index (0: none), used_1, ..., used_n}, as Admission documents.
+# A batch of requests, each admitted as a whole or not at all, in arrival order.
+# ARGV: the number of requests, then per request its number of charges n followed by
+# (amount, limit, ttl, weight) per charge; KEYS: (current, previous) per charge, in the same order.
+# Returns, per request: the index of the charge refused (0: admitted), then n usages (Admission).
 _RESERVE = """
-local n = #ARGV / 4
-local used = {}
-for i = 1, n do
-  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
-  local weight = tonumber(ARGV[4 * i])
-  if weight > 0 then
-    current = current + math.ceil(tonumber(redis.call('GET', KEYS[2 * i]) or '0') * weight)
+local out = {}
+local a, k = 2, 1
+for _ = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local refused, used = 0, {}
+  for i = 0, n - 1 do
+    if refused == 0 then
+      local current = tonumber(redis.call('GET', KEYS[k + 2 * i]) or '0')
+      local weight = tonumber(ARGV[a + 4 * i + 3])
+      if weight > 0 then
+        current = current + math.ceil(tonumber(redis.call('GET', KEYS[k + 2 * i + 1]) or '0') * weight)
+      end
+      local amount = tonumber(ARGV[a + 4 * i])
+      if current + amount > tonumber(ARGV[a + 4 * i + 1]) then
+        refused = i + 1
+        used[i + 1] = current
+      else
+        used[i + 1] = current + amount
+      end
+    else
+      used[i + 1] = 0
+    end
   end
-  local amount = tonumber(ARGV[4 * i - 3])
-  if current + amount > tonumber(ARGV[4 * i - 2]) then
-    used[i] = current
-    for j = i + 1, n do used[j] = 0 end
-    return {i, unpack(used)}
+  if refused == 0 then
+    for i = 0, n - 1 do
+      local key = KEYS[k + 2 * i]
+      redis.call('INCRBY', key, ARGV[a + 4 * i])
+      if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[a + 4 * i + 2]) end
+    end
   end
-  used[i] = current + amount
+  out[#out + 1] = refused
+  for i = 1, n do out[#out + 1] = used[i] end
+  a = a + 4 * n
+  k = k + 2 * n
 end
-for i = 1, n do
-  local key = KEYS[2 * i - 1]
-  redis.call('INCRBY', key, ARGV[4 * i - 3])
-  if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[4 * i - 1]) end
-end
-return {0, unpack(used)}
+return out
 """
 
 # KEYS: counters; ARGV: deltas. A counter that expired stays gone; none goes below zero.
@@ -82,44 +102,81 @@ class RedisStore:
         self._reserve = self._redis.register_script(_RESERVE)
         self._correct = self._redis.register_script(_CORRECT)
         self._down_until = 0.0
-        self._pending: set[asyncio.Task[None]] = set()
+        self._waiting: list[tuple[Sequence[Charge], asyncio.Future[Admission]]] = []
+        self._sender: asyncio.Task[None] | None = None
+        self._queued: dict[str, int] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     async def reserve(self, charges: Sequence[Charge]) -> Admission:
         if time.monotonic() < self._down_until:
             raise StoreUnavailable("the limits store (Redis) is unavailable")
-        keys: list[str] = []
-        args: list[int | float] = []
-        prefix = self._prefix
-        for charge in charges:
-            keys.append(prefix + charge.key)
-            keys.append(prefix + (charge.previous or charge.key))
-            args.extend((charge.amount, charge.limit, charge.ttl_s, charge.weight))
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                reply = await self._reserve(keys=keys, args=args)
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._down_until = time.monotonic() + _BACKOFF_S
-            raise StoreUnavailable(f"the limits store (Redis) failed: {exc or type(exc).__name__}") from exc
-        refused = int(reply[0])
-        return Admission(refused - 1 if refused else None, tuple(int(v) for v in reply[1:]))
+        waiter: asyncio.Future[Admission] = asyncio.get_running_loop().create_future()
+        self._waiting.append((charges, waiter))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_reservations())
+        return await waiter
+
+    async def _send_reservations(self) -> None:
+        # The requests that arrive while one script call is on its way go together in the next: at
+        # concurrency 1 a request waits for one round trip, as alone; under load, one round trip
+        # serves many (a call to Redis costs the gateway far more CPU than the script costs Redis).
+        while self._waiting:
+            batch, self._waiting = self._waiting[:_MAX_BATCH], self._waiting[_MAX_BATCH:]
+            keys: list[str] = []
+            args: list[int | float] = [len(batch)]
+            prefix = self._prefix
+            for charges, _ in batch:
+                args.append(len(charges))
+                for charge in charges:
+                    keys.append(prefix + charge.key)
+                    keys.append(prefix + (charge.previous or charge.key))
+                    args.extend((charge.amount, charge.limit, charge.ttl_s, charge.weight))
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    reply = await self._reserve(keys=keys, args=args)
+            except (RedisError, OSError, TimeoutError) as exc:
+                self._down_until = time.monotonic() + _BACKOFF_S
+                error = StoreUnavailable(f"the limits store (Redis) failed: {exc or type(exc).__name__}")
+                for _, waiter in batch:
+                    if not waiter.done():
+                        waiter.set_exception(error)
+                continue
+            at = 0
+            for charges, waiter in batch:
+                refused = int(reply[at])
+                used = tuple(int(v) for v in reply[at + 1 : at + 1 + len(charges)])
+                at += 1 + len(charges)
+                if not waiter.done():  # the request may have been cancelled meanwhile
+                    waiter.set_result(Admission(refused - 1 if refused else None, used))
 
     def correct(self, corrections: Sequence[Correction]) -> None:
-        if not corrections or len(self._pending) >= _MAX_PENDING:
-            return
-        task = asyncio.get_running_loop().create_task(self._send_corrections(corrections))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        queued = self._queued
+        if len(queued) >= _MAX_QUEUED:
+            return  # Redis is behind: the estimates stay counted, on the safe side
+        for correction in corrections:
+            queued[correction.key] = queued.get(correction.key, 0) + correction.delta
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
-    async def _send_corrections(self, corrections: Sequence[Correction]) -> None:
-        keys = [self._prefix + c.key for c in corrections]
-        try:
-            async with asyncio.timeout(self._timeout_s * 4):
-                await self._correct(keys=keys, args=[c.delta for c in corrections])
-        except (RedisError, OSError, TimeoutError) as exc:
-            # The estimate stays counted: a request's reservation errs on the safe side.
-            log.warning("limits: a usage correction was lost (Redis: %s)", exc or type(exc).__name__)
+    async def _flush(self) -> None:
+        # One script call for every correction queued meanwhile: under load, one round trip serves
+        # many requests instead of one each.
+        while self._queued:
+            batch, self._queued = self._queued, {}
+            keys = [self._prefix + key for key, delta in batch.items() if delta]
+            deltas = [delta for delta in batch.values() if delta]
+            if not keys:
+                continue
+            try:
+                async with asyncio.timeout(self._timeout_s * 4):
+                    await self._correct(keys=keys, args=deltas)
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.warning(
+                    "limits: %d usage corrections were lost (Redis: %s)", len(keys), exc or type(exc).__name__
+                )
 
     async def aclose(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        for task in (self._sender, self._flusher):
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
         await self._redis.aclose()

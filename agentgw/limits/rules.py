@@ -15,8 +15,9 @@ from fnmatch import fnmatchcase
 from typing import Literal
 
 from agentgw.config.limits import BudgetConfig, LimitKind, LimitsConfig, RateLimitConfig, Scope
+from agentgw.limits.windows import Windows
 
-__all__ = ["Dimension", "Limit", "Rule", "Rules", "Subject"]
+__all__ = ["Bound", "Dimension", "Limit", "Rule", "Rules", "Subject"]
 
 Dimension = Literal["requests", "tokens", "usd"]
 Period = Literal["minute", "day", "month"]
@@ -75,6 +76,16 @@ class Rule:
         return self.match == "*" or fnmatchcase(value, self.match)
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """A rule bound to the value it counts under, with each limit's counter key up to the window."""
+
+    rule: Rule
+    value: str
+    counters: tuple[tuple[Dimension, int, str], ...]
+    """``(dimension, limit, key prefix)``: the key is the prefix plus the window's id."""
+
+
 class Rules:
     """The compiled ``limits:`` section."""
 
@@ -92,10 +103,11 @@ class Rules:
         self.needs_tokens = any(
             limit.dimension != "requests" for rules in self._groups for rule in rules for limit in rule.limits
         )
-        self._memo: dict[Subject, tuple[tuple[Rule, str], ...]] = {}
+        self.windows = Windows(sliding=config.window == "sliding")
+        self._memo: dict[Subject, tuple[Bound, ...]] = {}
 
-    def applicable(self, subject: Subject) -> tuple[tuple[Rule, str], ...]:
-        """The rules governing ``subject``, each with the value it counts under."""
+    def applicable(self, subject: Subject) -> tuple[Bound, ...]:
+        """The rules governing ``subject``, each bound to the value it counts under."""
         found = self._memo.get(subject)
         if found is not None:
             return found
@@ -105,15 +117,23 @@ class Rules:
         self._memo[subject] = found
         return found
 
-    def _find(self, subject: Subject) -> list[tuple[Rule, str]]:
-        out: list[tuple[Rule, str]] = []
+    def _find(self, subject: Subject) -> list[Bound]:
+        out: list[Bound] = []
         for rules in self._groups:
             value = subject.value(rules[0].scope)
             if value is None:
                 continue
             for rule in rules:
                 if rule.matches(value, subject):
-                    out.append((rule, value))
+                    counters = tuple(
+                        (
+                            limit.dimension,
+                            limit.limit,
+                            f"{limit.dimension}:{rule.scope}:{rule.period}:{value}:",
+                        )
+                        for limit in rule.limits
+                    )
+                    out.append(Bound(rule, value, counters))
                     break
         return out
 

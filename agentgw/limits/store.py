@@ -1,5 +1,8 @@
 """The counter store interface: atomic check-and-add over several counters at once.
 
+(The records here are made on every limited request: plain slotted dataclasses, not frozen ones,
+whose ``__init__`` costs several times more.)
+
 A request is admitted against every counter that governs it (its principal's requests per minute,
 its team's tokens this month, ...) in one atomic step: either every counter has room for the
 request's amounts and all are increased, or none is touched. That is what lets exactly M of N
@@ -17,7 +20,7 @@ from typing import Protocol
 __all__ = ["Admission", "Charge", "CounterStore", "Correction"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Charge:
     """One counter a request must fit in: ``amount`` is added when ``used + amount <= limit``."""
 
@@ -33,7 +36,7 @@ class Charge:
     """Share of the previous window still inside the sliding window, 0..1."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admission:
     """The store's answer: ``refused`` is the index of the first charge that did not fit, or None.
 
@@ -46,7 +49,7 @@ class Admission:
     used: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Correction:
     """Add ``delta`` (negative to give back) to an existing counter; a counter that is gone is left so."""
 

@@ -67,6 +67,9 @@ class OpenAPIServer:
             self._toolset = make_toolset(self._name, spec, self._config)
         except OpenAPIToolsError as exc:
             raise ConfigError([ConfigIssue(self._where, str(exc))]) from exc
+        unknown = _unknown_schemes(self._where, spec, self._config)
+        if unknown:
+            raise ConfigError(unknown)
         for problem in spec.problems:
             log.warning("mcp server %r: %s: %s", self._key, self.source, problem)
 
@@ -110,6 +113,7 @@ def openapi_issues(config: MCPConfig, base_dir: Path) -> list[ConfigIssue]:
         except OpenAPIToolsError as exc:
             issues.append(ConfigIssue(_where(config, key), str(exc)))
             continue
+        issues.extend(_unknown_schemes(_where(config, key), spec, server))
         for problem in spec.problems:
             log.warning("mcp server %r: %s: %s", key, source, problem)
     return issues
@@ -152,6 +156,20 @@ def make_toolset(name: str, spec: LoadedSpec, config: MCPServerConfig) -> OpenAP
 def _where(config: MCPConfig, key: str) -> str:
     # Issues read `mcp.servers.<key>.openapi: <spec>: <location in the spec>: <problem>`.
     return f"mcp.{'servers' if key in config.servers else 'mcpServers'}.{key}.openapi"
+
+
+def _unknown_schemes(where: str, spec: LoadedSpec, config: MCPServerConfig) -> list[ConfigIssue]:
+    # Credentials for a scheme the spec does not define would never be sent: a misspelt name is an
+    # error at start-up, not a "needs credentials" tool error at the first call.
+    known = ", ".join(sorted(spec.security_schemes)) or "none"
+    auth_where = where.removesuffix(".openapi") + ".auth"
+    return [
+        ConfigIssue(
+            f"{auth_where}.{scheme}", f"{spec.source} defines no security scheme {scheme!r} (it has: {known})"
+        )
+        for scheme in config.auth
+        if scheme not in spec.security_schemes
+    ]
 
 
 def _filter(config: MCPOpenAPIFiltersConfig) -> OperationFilter:

@@ -129,24 +129,25 @@ async def _tools_until(client: Client, done: Callable[[set[str]], bool]) -> set[
 async def test_an_http_server_killed_and_restarted_is_reconnected(
     client_mode: str, upstream_mode: str
 ) -> None:
-    """Killed, a Streamable HTTP upstream's tools go (a call names it as down); restarted on the same
-    port, they come back and calls work: 2026-07-28 both ways (the byte-forwarding path) and the
-    2025-11-25 handshake both ways (a new upstream session)."""
+    """Killed, a Streamable HTTP upstream's tools go (and a call names it as down); restarted on the
+    same port, they come back and calls work: 2026-07-28 both ways (the byte-forwarding path) and
+    the 2025-11-25 handshake both ways (a new upstream session)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
     first = _HttpFixture("web", port)
     try:
-        specs = [stdio_spec("local"), http_spec("web", url, mode=upstream_mode)]
+        specs = [stdio_spec("local"), http_spec("web", url, mode=upstream_mode, ping_interval=0.2)]
         with serve_federation(specs) as (gateway, federation):
             async with Client(f"{gateway}/mcp", mode=client_mode) as client:
                 added = await client.call_tool("web_add", {"a": 1, "b": 2})
                 assert added.structured_content == {"result": 3}
                 first.kill()
+                # The gateway notices by itself (its listen or GET stream breaks): the tools go.
+                tools = await _tools_until(client, lambda names: not any(n.startswith("web_") for n in names))
+                assert "local_add" in tools
                 with pytest.raises(MCPError) as down:
                     await client.call_tool("web_add", {"a": 1, "b": 2})
                 assert (down.value.code, down.value.data) == (UPSTREAM_UNAVAILABLE, {"server": "web"})
-                tools = await _tools_until(client, lambda names: not any(n.startswith("web_") for n in names))
-                assert "local_add" in tools
                 assert {s.name: s.state for s in federation.status()}["web"] in {"down", "connecting"}
                 second = _HttpFixture("web", port)
                 try:

@@ -25,6 +25,10 @@ from tests.agentgw.accounting.support import accounting_yaml, read_records, sqli
 from tests.agentgw.llm.conftest import gateway_yaml
 from tests.fakes.anthropic_server import API_KEY as ANTHROPIC_KEY
 from tests.fakes.anthropic_server import CACHE_READ, CACHE_WRITE, FakeAnthropic
+from tests.fakes.bedrock_server import ACCESS_KEY as BEDROCK_ACCESS_KEY
+from tests.fakes.bedrock_server import REGION as BEDROCK_REGION
+from tests.fakes.bedrock_server import SECRET_KEY as BEDROCK_SECRET_KEY
+from tests.fakes.bedrock_server import FakeBedrock
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.servers import serve_app, wait_for
 
@@ -204,3 +208,33 @@ llm:
     assert (records[2].input_tokens or 0) > CACHE_READ + CACHE_WRITE and records[
         2
     ].cached_tokens == CACHE_READ
+
+
+def test_bedrock_stream_usage_comes_from_its_metadata_event(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", BEDROCK_ACCESS_KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", BEDROCK_SECRET_KEY)
+    monkeypatch.setenv("AWS_REGION", BEDROCK_REGION)
+    url = sqlite_url(tmp_path)
+    with serve_app(FakeBedrock().app()) as upstream:
+        config = parse_config(f"""
+server: {{reload: false}}
+llm:
+  backends: {{aws: {{provider: bedrock, base_url: "{upstream}"}}}}
+  models: [{{name: claude-bedrock, targets: [{{backend: aws, model: "anthropic.claude-3-5-sonnet-20240620-v1:0"}}]}}]
+{accounting_yaml(url)}
+""")
+        with serve_app(create_app(config)) as gateway:
+            sdk = openai.OpenAI(base_url=f"{gateway}/v1", api_key="k", max_retries=0, timeout=10)
+            messages: Any = [{"role": "user", "content": "tell me about the sea"}]
+            completion = sdk.chat.completions.create(model="claude-bedrock", messages=messages)
+            chunks = list(sdk.chat.completions.create(model="claude-bedrock", messages=messages, stream=True))
+            assert all(c.choices for c in chunks)  # the usage chunk the gateway asked for is withheld
+    assert completion.usage is not None
+    plain, streamed = read_records(url)
+    for record in (plain, streamed):
+        assert not record.estimated
+        assert record.input_tokens == completion.usage.prompt_tokens
+        assert record.output_tokens == completion.usage.completion_tokens
+    assert streamed.stream and not plain.stream

@@ -156,3 +156,14 @@ async def test_no_rules_no_work() -> None:
     limits, config = setup("{}", clock)
     exchange = await admit(limits, config, ALICE, 10)
     assert "limits" not in exchange.state
+
+
+async def test_a_reload_applies_new_limits_to_the_counts_so_far() -> None:
+    clock = Clock(datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC))
+    limits, config = setup("limits: {rate_limits: [{scope: principal, requests_per_minute: 2}]}", clock)
+    for _ in range(2):
+        await limits.admit_call(config, ALICE, "a2a", "planner")
+    raised = parse_config("limits: {rate_limits: [{scope: principal, requests_per_minute: 3}]}")
+    await limits.admit_call(raised, ALICE, "a2a", "planner")
+    with pytest.raises(RateLimited):
+        await limits.admit_call(raised, ALICE, "a2a", "planner")

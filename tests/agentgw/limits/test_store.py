@@ -70,9 +70,9 @@ async def test_sliding_window_weighs_the_previous_minute(store: CounterStore) ->
 
 
 async def _settled(store: CounterStore) -> None:
-    pending = getattr(store, "_pending", set())
-    if pending:
-        await asyncio.gather(*pending)
+    flusher = getattr(store, "_flusher", None)
+    if flusher is not None:
+        await flusher
 
 
 async def test_two_redis_stores_share_one_counter(redis_url: str, key_prefix: str) -> None:

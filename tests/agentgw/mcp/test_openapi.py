@@ -298,6 +298,17 @@ def test_check_loads_the_specs(
     assert f"mcp.servers.api.openapi: {spec_path}: paths./items.post" in err and "Nope" in err
 
 
+def test_credentials_for_a_scheme_the_spec_lacks_fail_the_check(
+    api: Api, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, api)
+    path.write_text(path.read_text().replace("        KeyQuery:", "        APIKeyQuery:"))
+    assert cli_main(["check", "-c", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "mcp.servers.api.auth.APIKeyQuery: " in err and "no security scheme 'APIKeyQuery'" in err
+    assert "KeyHeader, KeyQuery" in err  # what it has, to fix the name by
+
+
 async def test_a_spec_that_does_not_load_fails_the_start(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("openapi: 9.9.9\ninfo: {title: x, version: '1'}\npaths: {}\n")
     (tmp_path / "gateway.yaml").write_text(
