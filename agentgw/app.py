@@ -25,6 +25,7 @@ from agentgw.exchange import ExchangeObserver, Observers
 from agentgw.gateway import Gateway
 from agentgw.health import health_routes
 from agentgw.limits import LimitedA2APolicy
+from agentgw.limits.metrics import LimitsCollector
 from agentgw.llm.routes import llm_routes
 from agentgw.rbac import RBACA2APolicy
 from agentgw.reload import watch_config
@@ -60,6 +61,8 @@ def create_app(
         if telemetry.registry is not None:
             telemetry.registry.register(LedgerCollector(accounting.writer))
     gateway = Gateway(config, config_path=config_path, observer=observer)
+    if telemetry.registry is not None:
+        telemetry.registry.register(LimitsCollector(gateway.limits))  # refusals, store failures
     telemetry.watch(gateway)  # upstream health for the agentgw.upstream.up gauge
     authentication = Authentication(
         lambda: gateway.runtime.config.auth,

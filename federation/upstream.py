@@ -329,13 +329,14 @@ class Upstream:
             self._subscriptions_changed.clear()
             uris = sorted(self._subscribed)
             if tools or prompts or resources or uris:
+                opened = time.monotonic()
                 try:
                     await self._listen_once(client, tools, prompts, resources, uris)
                 except Exception as exc:
                     if _contains(exc, SubscriptionLost):
                         # The stream dropped (the server went away, or something between cut it):
                         # listen again and refetch what may have changed meanwhile, as the SDK asks.
-                        lost += 1
+                        lost = 1 if time.monotonic() - opened > _STABLE_AFTER_S else lost + 1
                         log.info("mcp server %s: %s", self.name, _describe(exc))
                         await asyncio.sleep(min(_RELISTEN_S * 2**lost, _STABLE_AFTER_S))
                         self._note_change(*_ALL_KINDS)

@@ -109,10 +109,12 @@ class Limits:
         self._seen: GatewayConfig | None = None
         self._rules = Rules(config)
         self._prices = Prices(PricesConfig())  # until the first config is seen
-        self.refused = 0
-        """Requests refused by a limit since start."""
+        self.refused = {RateLimited.code: 0, QuotaExceeded.code: 0}
+        """Requests refused since start, by error code (a rate limit, a budget)."""
         self.store_errors = 0
         """Times the store failed (each let a request through uncounted, or refused it)."""
+        self.uncounted = 0
+        """Requests let through uncounted because the store failed (``on_store_error: allow``)."""
         self._logged = 0.0
 
     def rules(self, config: GatewayConfig) -> Rules:
@@ -276,10 +278,12 @@ class Limits:
                 )
             if refuse:
                 raise
+            self.uncounted += 1
             return None
         if admission.refused is not None:
-            self.refused += 1
-            raise _refusal(counters, charges, admission, self.clock())
+            refusal = _refusal(counters, charges, admission, self.clock())
+            self.refused[refusal.code] += 1
+            raise refusal
         return admission
 
 

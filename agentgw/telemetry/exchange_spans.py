@@ -19,7 +19,7 @@ from opentelemetry.util.types import AttributeValue
 
 from agentgw.exchange import Exchange, UpstreamCall, Usage
 from agentgw.telemetry import genai
-from agentgw.telemetry.spans import Fixed
+from agentgw.telemetry.spans import Fixed, shape_number
 
 __all__ = ["REQUEST", "UPSTREAM", "request_values", "upstream_values"]
 
@@ -131,8 +131,8 @@ class _UpstreamShape:
         return {}
 
 
-REQUEST = _RequestShape()
-UPSTREAM = _UpstreamShape()
+REQUEST = shape_number(_RequestShape())
+UPSTREAM = shape_number(_UpstreamShape())
 
 
 def request_values(exchange: Exchange, capture_content: bool) -> tuple[Fixed, tuple[Any, ...]]:
@@ -156,7 +156,7 @@ def request_values(exchange: Exchange, capture_content: bool) -> tuple[Fixed, tu
     )
     variable = (
         exchange.response_id,
-        exchange.usage if llm and exchange.usage.reported else None,
+        _usage(exchange.usage) if llm and exchange.usage.reported else None,
         exchange.time_to_first_chunk_s,
         exchange.attributes,
         request if capture_content and llm else None,
@@ -181,13 +181,27 @@ def upstream_values(exchange: Exchange, call: UpstreamCall) -> Fixed:
     )
 
 
-def _usage_attributes(usage: Usage, attributes: dict[str, AttributeValue]) -> None:
-    for name, value in (
-        (genai.USAGE_INPUT_TOKENS, usage.input_tokens),
-        (genai.USAGE_OUTPUT_TOKENS, usage.output_tokens),
-        (genai.USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
-        (genai.USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_creation_input_tokens),
-        (genai.USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_output_tokens),
-    ):
+_USAGE_NAMES = (
+    genai.USAGE_INPUT_TOKENS,
+    genai.USAGE_OUTPUT_TOKENS,
+    genai.USAGE_CACHE_READ_INPUT_TOKENS,
+    genai.USAGE_CACHE_CREATION_INPUT_TOKENS,
+    genai.USAGE_REASONING_OUTPUT_TOKENS,
+)
+
+
+def _usage(usage: Usage) -> tuple[int | None, ...]:
+    # Its counts, not the object: a snapshot holds plain values only (see spans.shape_number).
+    return (
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_input_tokens,
+        usage.cache_creation_input_tokens,
+        usage.reasoning_output_tokens,
+    )
+
+
+def _usage_attributes(usage: tuple[int | None, ...], attributes: dict[str, AttributeValue]) -> None:
+    for name, value in zip(_USAGE_NAMES, usage, strict=True):
         if value is not None:
             attributes[name] = value

@@ -34,11 +34,14 @@ __all__ = [
     "CLIENT",
     "PLAIN",
     "SERVER",
+    "FrozenSpan",
     "SDKSpanSink",
     "SpanRecord",
     "SpanShape",
     "SpanSink",
     "new_span",
+    "shape",
+    "shape_number",
     "to_readable",
 ]
 
@@ -48,7 +51,8 @@ CLIENT = 3
 """OTLP ``SPAN_KIND_CLIENT``."""
 
 Fixed = tuple[Any, ...]
-"""A span's repeating values; ``fixed[0]`` is its :class:`SpanShape`. Hashable: it is a cache key."""
+"""A span's repeating values; ``fixed[0]`` is its shape's number (:func:`shape_number`). Hashable:
+it is a cache key."""
 
 
 class SpanShape(Protocol):
@@ -77,7 +81,30 @@ class _Plain:
         return dict(variable)
 
 
-PLAIN: SpanShape = _Plain()
+_SHAPES: list[SpanShape] = []
+
+
+def shape_number(shape: SpanShape) -> int:
+    """Register ``shape``; spans name it by this number, not by the object.
+
+    Why a number: a queued span is a tuple of plain values (ints, strings, tuples of them), which
+    the garbage collector stops tracking after its first pass; an object in it would keep the whole
+    span tracked, and every span waiting for export would count towards the next full collection.
+    """
+    _SHAPES.append(shape)
+    return len(_SHAPES) - 1
+
+
+def shape(number: int) -> SpanShape:
+    return _SHAPES[number]
+
+
+PLAIN = shape_number(_Plain())
+
+
+FrozenSpan = tuple[int, int, int | None, int, int, int, bool, bool, str, Fixed, Any]
+"""A finished span as plain values: ids, parent, kind, times, error, remote parent, trace state,
+``fixed``, ``variable`` (see :meth:`SpanRecord.frozen`)."""
 
 
 class SpanRecord:
@@ -123,16 +150,31 @@ class SpanRecord:
 
     @property
     def name(self) -> str:
-        shape: SpanShape = self.fixed[0]
-        return shape.name(self.fixed)
+        return _SHAPES[self.fixed[0]].name(self.fixed)
 
     @property
     def attributes(self) -> dict[str, AttributeValue]:
         """Every attribute, built now (export time)."""
-        shape: SpanShape = self.fixed[0]
+        shape = _SHAPES[self.fixed[0]]
         attributes = shape.fixed_attributes(self.fixed)
         attributes.update(shape.variable_attributes(self.variable))
         return attributes
+
+    def frozen(self) -> FrozenSpan:
+        """The finished span as plain values, to queue for export."""
+        return (
+            self.trace_id,
+            self.span_id,
+            self.parent_id,
+            self.kind,
+            self.start_ns,
+            self.end_ns,
+            self.error,
+            self.remote_parent,
+            self.trace_state,
+            self.fixed,
+            self.variable,
+        )
 
     @property
     def traceparent(self) -> str:

@@ -61,6 +61,8 @@ async def test_n_parallel_requests_against_a_limit_of_m_let_exactly_m_through(
     with gateway(fake_openai_url, "{rate_limits: [{scope: principal, requests_per_minute: 5}]}") as (url, _):
         async with client(url) as api:
             results = await asyncio.gather(*(chat(api) for _ in range(16)), return_exceptions=True)
+        metrics = httpx2.get(f"{url}/metrics").text
+    assert 'agentgw_limits_refused_total{reason="rate_limit_exceeded"} 11.0' in metrics
     refused = [r for r in results if isinstance(r, openai.RateLimitError)]
     assert len(refused) == 11 and len(results) - len(refused) == 5
     assert len(fake_openai.requests) == 5  # the refused never reached the upstream
@@ -185,6 +187,8 @@ async def test_an_unreachable_redis_lets_requests_through_or_refuses_them_as_con
             for _ in range(3):
                 await chat(api)  # open: let through uncounted
         assert app.state.gateway.limits.store_errors >= 1
+        metrics = httpx2.get(f"{url}/metrics").text
+        assert "agentgw_limits_uncounted_total 3.0" in metrics
     closed = limits.replace("timeout_s: 0.5", "timeout_s: 0.5, on_store_error: refuse")
     with gateway(fake_openai_url, closed) as (url, _):
         async with client(url) as api:

@@ -6,8 +6,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import httpx2
 import pytest
+from a2a.client import ClientConfig, create_client
+from a2a.client.errors import A2AError
+from a2a.helpers.proto_helpers import new_text_message
+from a2a.types import Role, SendMessageRequest
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -125,3 +130,15 @@ def test_a2a_requests_over_a_limit_are_refused_in_a2a_form(a2a_gateway: str) -> 
     assert rest.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
     assert 1 <= int(rest.headers["retry-after"]) <= 60
     assert rest.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+async def test_the_a2a_sdk_client_sees_the_refusal(a2a_gateway: str) -> None:
+    async with httpx.AsyncClient(headers={"x-api-key": KEYS["alice"]}, timeout=10) as http:
+        config = ClientConfig(streaming=False, supported_protocol_bindings=["JSONRPC"], httpx_client=http)
+        async with await create_client(f"{a2a_gateway}/a2a/echo", client_config=config) as client:
+            request = SendMessageRequest(message=new_text_message("hi", role=Role.ROLE_USER))
+            for _ in range(2):
+                assert [event async for event in client.send_message(request)]
+            with pytest.raises(A2AError) as refused:
+                [event async for event in client.send_message(request)]
+    assert "Rate limit reached" in str(refused.value)
