@@ -63,7 +63,13 @@ from pydantic import BaseModel
 from starlette.requests import Request
 
 from federation.catalog import Catalog, Route
-from federation.errors import FederationError, UnknownName, UpstreamUnavailable, to_mcp_error
+from federation.errors import (
+    RESOURCE_NOT_FOUND,
+    FederationError,
+    UnknownName,
+    UpstreamUnavailable,
+    to_mcp_error,
+)
 from federation.hooks import Call, Caller, CallOutcome, EntryKind, FederationHooks
 from federation.lists import CatalogLists, ListMiddleware
 from federation.observing import RequestMiddleware, current_request, upstream_context
@@ -391,6 +397,10 @@ class FederatedServer:
             error = UnknownName(
                 "tool" if kind == "tool" else "prompt" if kind != "resource" else "resource", name
             )
+            if error.code == RESOURCE_NOT_FOUND and ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                # MCP 2026-07-28 (SEP-2164): a resource not found is Invalid Params (the URI in data);
+                # -32002 is the earlier revisions' code.
+                error.code = INVALID_PARAMS
             raise to_mcp_error(error)
         return Call(kind, name, route.server, route.name, arguments)
 

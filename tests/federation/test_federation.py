@@ -166,7 +166,9 @@ async def test_unknown_names_are_json_rpc_errors(gateway: tuple[str, Federation]
         assert text(await client.call_tool("local_echo", {"text": "still here"})) == "local: still here"
     assert (tool.value.code, tool.value.message) == (INVALID_PARAMS, "Unknown tool: nowhere_add")
     assert prompt.value.code == INVALID_PARAMS
-    assert resource.value.code == RESOURCE_NOT_FOUND
+    # MCP 2026-07-28 (SEP-2164) answers an unknown resource with -32602; earlier revisions with -32002.
+    assert resource.value.code == (INVALID_PARAMS if mode == "auto" else RESOURCE_NOT_FOUND)
+    assert resource.value.data == {"uri": "nowhere+fixture://info"}
 
 
 async def test_the_legacy_sse_transport_downstream(gateway: tuple[str, Federation]) -> None:

@@ -35,7 +35,7 @@ from agentgw.telemetry import Telemetry
 from agentgw.telemetry.access_log import ACCESS_LOGGER
 from tests.agentgw.telemetry.conftest import Lines
 from tests.support.mcp_fixture import http_app
-from tests.support.servers import serve_app, wait_for
+from tests.support.servers import free_port, serve_app, wait_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -270,3 +270,19 @@ async def test_mcp_requests_are_counted_once_and_header_refusals_too(gateway: Ga
     assert counts == {("400", "invalid_request"): 1}
     (line,) = [line for line in lines if line["status"] == 400]
     assert line["protocol"] == "mcp" and line["route"] == "/mcp" and line["trace_id"] is None
+    (up,) = [f for f in text_string_to_metric_families(text) if f.name == "agentgw_upstream_up"]
+    assert [(s.labels, s.value) for s in up.samples] == [
+        ({"agentgw_upstream_kind": "mcp", "agentgw_upstream_name": "remote"}, 1.0)  # connected
+    ]
+
+
+async def test_an_mcp_server_that_cannot_be_reached_is_down(remote: str) -> None:
+    config = parse_config(f"""
+server: {{reload: false}}
+mcp: {{servers: {{remote: {{url: "{remote}"}}, dead: {{url: "http://127.0.0.1:{free_port()}/mcp"}}}}}}
+""")
+    with serve_app(create_app(config)) as url:
+        async with httpx2.AsyncClient() as http:
+            text = (await http.get(f"{url}/metrics")).text
+    (up,) = [f for f in text_string_to_metric_families(text) if f.name == "agentgw_upstream_up"]
+    assert {s.labels["agentgw_upstream_name"]: s.value for s in up.samples} == {"remote": 1.0, "dead": 0.0}
