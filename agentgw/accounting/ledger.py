@@ -126,8 +126,10 @@ class SQLLedger:
                 if self.dialect == "postgresql"
                 else {}
             )
+            # A server's connections can go stale (a restart, a proxy): pinged before use. A file's
+            # cannot, and a ping is a round trip to the driver's thread.
             self._engine: AsyncEngine = create_async_engine(
-                parsed, pool_pre_ping=True, connect_args=connect_args
+                parsed, pool_pre_ping=self.dialect != "sqlite", connect_args=connect_args
             )
         except (ArgumentError, ImportError) as exc:
             raise LedgerError(f"ledger URL is not usable: {exc}") from exc

@@ -57,6 +57,7 @@ class LedgerWriter:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._opened = False
+        self._flushes = 0
         self.dropped = 0
         """Records lost because the buffer was full (the database was down or too slow)."""
         self.written = 0
@@ -96,12 +97,15 @@ class LedgerWriter:
         """Wait until every record added so far is stored; ``False`` when that took over ``timeout_s``."""
         if self._task is None or self._task.done():
             return self.pending == 0
+        self._flushes += 1
         self._wake.set()
         try:
             async with asyncio.timeout(timeout_s):
                 await self._idle.wait()
         except TimeoutError:
             return False
+        finally:
+            self._flushes -= 1
         return True
 
     async def aclose(self, timeout_s: float = 10.0) -> None:
@@ -137,20 +141,14 @@ class LedgerWriter:
         while True:
             if not self.pending:
                 self._idle.set()
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._interval):
-                        await self._wake.wait()
+                await self._wait()
                 continue
-            if len(self._buffer) < self._batch_size and not self._inflight and not self._wake.is_set():
-                # A partial batch: give it the flush interval to fill up.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._interval):
-                        await self._wake.wait()
-            self._wake.clear()
+            if not self._urgent() and len(self._buffer) < self._batch_size:
+                # Wait for a full batch, a flush, or the interval: writing whatever arrived during
+                # the last write at once would turn steady load into many tiny transactions.
+                await self._wait()
             try:
-                while self.pending:
-                    await self._write_batch()
+                await self._write_batch()  # one batch per turn: the next one waits its turn too
                 delay = _FIRST_RETRY_S
             except LedgerError as error:
                 self.failures += 1
@@ -163,6 +161,16 @@ class LedgerWriter:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._retry_max)
+
+    async def _wait(self) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._interval):
+                await self._wake.wait()
+
+    def _urgent(self) -> bool:
+        """A flush waits, or a failed batch is to be retried."""
+        return self._flushes > 0 or bool(self._inflight)
 
     async def _write_batch(self) -> None:
         """Raises: LedgerError (the batch stays in flight for the next attempt)."""
