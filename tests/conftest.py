@@ -8,6 +8,15 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.support.servers import serve_app
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # A gateway made without a config file keeps its usage ledger in $XDG_DATA_HOME/agentgw: one per
+    # test run, not the developer's own.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+        yield
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,16 @@ __all__ = ["Accounting"]
 log = logging.getLogger("agentgw.accounting")
 
 
+def data_dir() -> Path:
+    """Where the default ledger goes when the gateway runs without a config file (``create_app``
+    embedded in another program): ``$XDG_DATA_HOME/agentgw``, else ``~/.local/share/agentgw``; never
+    the working directory, which may be a source tree."""
+    root = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    folder = Path(root) / "agentgw"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class Accounting:
     """The accounting of one gateway process: :attr:`observer` goes into the gateway's observers.
 
@@ -31,7 +42,7 @@ class Accounting:
         self.config = config
         self.prices = Prices(config.prices)
         ledger = config.ledger
-        self.url = default_ledger_url(ledger.url, base_dir or Path.cwd())
+        self.url = default_ledger_url(ledger.url, base_dir or data_dir())
         self.store: LedgerStore = store or SQLLedger(self.url, table_prefix=ledger.table_prefix)
         self.writer = LedgerWriter(
             self.store,

@@ -20,7 +20,7 @@ class LedgerConfig(Section):
     url: str | None = None
     """SQLAlchemy async URL: ``sqlite+aiosqlite:///path/usage.db`` or
     ``postgresql+asyncpg://user@host:5432/db``. Default: ``agentgw-usage.db`` next to the config file
-    (in the working directory when there is no file). A relative SQLite path is relative to the config
+    (in ``$XDG_DATA_HOME/agentgw``, else ``~/.local/share/agentgw``, when there is no file). A relative SQLite path is relative to the config
     file's directory."""
     table_prefix: str = Field(default="agentgw_", pattern=r"^[a-z_][a-z0-9_]{0,30}$")
     """Prefix of the ledger's table name (``<prefix>usage``), so several gateways can share a database."""
