@@ -8,9 +8,11 @@ paid for. Each gateway serves a ~1 KB non-streaming chat completion at concurren
 rotating the order every round.
 
 The overhead is measured as the gateway process's CPU time per request (``/proc/<pid>/stat``,
-every thread included), on vs off, median over rounds: on a shared machine it moves less with other
-load than requests/s does, which is also printed. The spread of each variant's rounds
-((max - min) / median) is printed as its noise: an overhead smaller than the noise is not a measurement. The telemetry code's own cost per request is also
+every thread included): on a shared machine it moves less with other load than requests/s does,
+which is also printed. Each round runs every variant once (in rotated order) for 2 s (3 s); a
+variant's overhead is the median over rounds of its CPU against the off variant's *in the same
+round*, so that the machine's drift between rounds cancels, and half the interquartile range of
+those ratios is printed next to it as its noise: an overhead within the noise is not a measurement. The telemetry code's own cost per request is also
 timed in this process (the observer on a typical exchange, plus OTLP encoding of its spans), which
 no other load disturbs much. The summary's ``overhead_pct`` is metrics plus every trace.
 """
@@ -44,7 +46,7 @@ __all__ = ["run"]
 CONCURRENCY = 32
 _MODEL = "bench"
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-_OFF = {"metrics": False, "prometheus": False, "traces": False}
+_OFF: dict[str, object] = {"metrics": False, "prometheus": False, "traces": False}
 
 
 @dataclass
@@ -88,22 +90,26 @@ def run(options: Options) -> str:
         _check_metrics(all_url)
 
     off_cpu = statistics.median(variants[0].cpu_us)
-    overhead = {v.name: (statistics.median(v.cpu_us) / off_cpu - 1) * 100 for v in variants}
+    # Paired by round: each variant against the off run of the same round, so that drift on the
+    # machine between rounds cancels out; the median of the rounds' ratios, and their spread.
+    paired = {v.name: _paired(v.cpu_us, variants[0].cpu_us) for v in variants}
+    overhead = {name: statistics.median(ratios) for name, ratios in paired.items()}
     rounds = _rounds(options)
     code_us = _code_cost_us()
     print(
         f"telemetry: 1024 B chat completion, non-streaming, c={CONCURRENCY}; load by {generator.name};"
-        f" {options.duration_s:g} s per run, median of {rounds} rounds; spans exported over OTLP/HTTP"
+        f" {_run_s(options):g} s per run, {rounds} rounds, each variant against telemetry off in the same"
+        " round (median, and ± half the interquartile range); spans exported over OTLP/HTTP"
     )
     print(
-        f"  {'':24}{'requests/s':>12}{'p50 ms':>10}{'CPU µs/req':>12}{'noise':>8}{'CPU overhead':>14}"
+        f"  {'':24}{'requests/s':>12}{'p50 ms':>10}{'CPU µs/req':>12}{'CPU overhead':>14}{'±':>7}"
         f"{'code µs/req':>13}{'code / off CPU':>16}"
     )
     for v in variants:
         added = code_us[v.name] - code_us["telemetry off"]
         print(
             f"  {v.name:24}{statistics.median(v.rps):12.1f}{statistics.median(v.p50_ms):10.3f}"
-            f"{statistics.median(v.cpu_us):12.1f}{_noise(v.cpu_us):7.1f}%{overhead[v.name]:+13.1f}%"
+            f"{statistics.median(v.cpu_us):12.1f}{overhead[v.name]:+13.1f}%{_spread(paired[v.name]):6.1f}%"
             f"{code_us[v.name]:13.1f}{added / off_cpu * 100:+15.1f}%"
         )
     ttfc_off = statistics.median(ttfc[variants[0].name])
@@ -119,13 +125,21 @@ def run(options: Options) -> str:
         f" overhead_pct_metrics_only={overhead['metrics only']:.1f}"
         f" code_pct={code['metrics + all traced']:.1f} code_pct_traced_10={code['metrics + 10% traced']:.1f}"
         f" code_pct_metrics_only={code['metrics only']:.1f} ttfc_added_ms={ttfc_on - ttfc_off:.3f}"
-        f" noise_pct={max(_noise(v.cpu_us) for v in variants):.1f}"
+        f" noise_pct={max(_spread(ratios) for ratios in paired.values()):.1f}"
     )
 
 
-def _noise(values: list[float]) -> float:
-    """The spread of a variant's rounds, in % of their median."""
-    return (max(values) - min(values)) / statistics.median(values) * 100
+def _paired(cpu_us: list[float], off_us: list[float]) -> list[float]:
+    """Per round, the CPU overhead in % over the off variant's run of the same round."""
+    return [(on / off - 1) * 100 for on, off in zip(cpu_us, off_us, strict=True)]
+
+
+def _spread(values: list[float]) -> float:
+    """Half the interquartile range: how far a typical round is from the median."""
+    if len(values) < 4:
+        return max(values) - min(values)
+    quartiles = statistics.quantiles(values, n=4)
+    return (quartiles[2] - quartiles[0]) / 2
 
 
 def _variant(name: str, url: str, process: ChildProcess) -> _Variant:
@@ -146,7 +160,7 @@ def _measure(generator: LoadGenerator, variants: list[_Variant], options: Option
                 variant.target.url,
                 variant.target.body,
                 concurrency=CONCURRENCY,
-                duration_s=options.duration_s,
+                duration_s=_run_s(options),
             )
             used = _cpu_s(variant.process.pid) - before
             variant.cpu_us.append(used / max(1, result.requests) * 1e6)
@@ -155,7 +169,13 @@ def _measure(generator: LoadGenerator, variants: list[_Variant], options: Option
 
 
 def _rounds(options: Options) -> int:
-    return 4 if options.quick else 6
+    # More, shorter runs than the other suites: the same time in all, but drift on a shared machine
+    # lands within rounds less often than between them.
+    return 6 if options.quick else 12
+
+
+def _run_s(options: Options) -> float:
+    return 2.0 if options.quick else 3.0
 
 
 class _Encoder:

@@ -9,6 +9,7 @@ the I/O. Non-request MCP traffic (``initialize``, lists, pings) is not recorded:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from agentgw.accounting.estimate import json_tokens, prompt_tokens, response_tokens, tool_result_tokens
 from agentgw.accounting.prices import Prices
@@ -23,9 +24,9 @@ _CHARS_PER_TOKEN = 4
 
 
 class AccountingObserver:
-    """An :class:`~agentgw.exchange.ExchangeObserver` handing each record to ``sink``."""
+    """An :class:`~agentgw.exchange.ExchangeObserver` handing each record (:meth:`row`) to ``sink``."""
 
-    def __init__(self, prices: Prices, sink: Callable[[UsageRecord], None], *, estimate: bool) -> None:
+    def __init__(self, prices: Prices, sink: Callable[[tuple[Any, ...]], None], *, estimate: bool) -> None:
         self._prices = prices
         self._sink = sink
         self._estimate = estimate
@@ -40,40 +41,55 @@ class AccountingObserver:
         pass
 
     def end(self, exchange: Exchange) -> None:
-        if exchange.protocol == "mcp" and exchange.operation not in RECORDED_MCP_METHODS:
+        protocol = exchange.protocol
+        if protocol == "mcp" and exchange.operation not in RECORDED_MCP_METHODS:
             return
-        self._sink(self.record(exchange))
+        self._sink(self.row(exchange))
 
     def record(self, exchange: Exchange) -> UsageRecord:
         """The usage record of a finished ``exchange``."""
+        return UsageRecord._make(self.row(exchange))
+
+    def row(self, exchange: Exchange) -> tuple[Any, ...]:
+        """The usage record of a finished ``exchange`` as a plain tuple, in :class:`UsageRecord`'s
+        field order: what the writer buffers and the ledger takes as a row.
+
+        Made on every request's path, so it is a tuple display rather than a named tuple: a plain
+        tuple of numbers and strings is one allocation, and the garbage collector stops tracking it
+        at its first pass (it does not untrack tuple subclasses), while it waits in the buffer.
+        """
+        protocol = exchange.protocol
         usage = exchange.usage
         estimated = False
         arg_tokens = result_tokens = None
-        if exchange.protocol == "llm":
-            usage, estimated = self._llm_usage(exchange)
-        elif exchange.protocol == "mcp" and exchange.operation == "tools/call":
+        if protocol == "llm":
+            if usage.input_tokens is None or usage.output_tokens is None:
+                usage, estimated = self._llm_usage(exchange)
+        elif protocol == "mcp" and exchange.operation == "tools/call":
             arg_tokens = json_tokens(exchange.tool_arguments) if exchange.tool_arguments is not None else 0
             result_tokens = (
                 tool_result_tokens(exchange.tool_result) if exchange.tool_result is not None else 0
             )
-        cost = self._prices.cost(kind=exchange.protocol, target=exchange.target, usage=usage)
-        if exchange.protocol != "llm" and exchange.error_type is not None and exchange.status >= 400:
+        cost = self._prices.cost(kind=protocol, target=exchange.target, usage=usage)
+        status = exchange.status
+        error_type = exchange.error_type
+        if protocol != "llm" and error_type is not None and status >= 400:
             cost = 0.0  # a refused or failed call is not billed per call
-        end = exchange.ended if exchange.ended is not None else exchange.started
-        # Positional, in UsageRecord's field order: made on every request's path.
-        return UsageRecord(
+        started = exchange.started
+        end = exchange.ended
+        return (
             next_record_id(),
             exchange.started_at,
             exchange.principal or "anonymous",
             exchange.team,
             exchange.key,
-            exchange.protocol,
+            protocol,
             exchange.operation,
             exchange.target,
             exchange.backend,
-            exchange.status,
-            exchange.error_type,
-            (end - exchange.started) * 1000.0,
+            status,
+            error_type,
+            ((started if end is None else end) - started) * 1000.0,
             exchange.stream,
             exchange.request_bytes,
             exchange.response_bytes,

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from opentelemetry.util.types import AttributeValue
 
-from agentgw.exchange import Exchange, UpstreamCall, Usage
+from agentgw.exchange import Exchange, UpstreamCall
 from agentgw.telemetry import genai
 from agentgw.telemetry.spans import Fixed, shape_number
 
@@ -27,8 +27,9 @@ __all__ = ["REQUEST", "UPSTREAM", "request_values", "upstream_values"]
 class _RequestShape:
     """The request's span. ``fixed``: (shape, protocol, operation, target, route, status, backend,
     provider, stream, response model, finish reasons, error type, request parameters): what a
-    deployment's clients send and get alike. ``variable``: (response id, usage, time to first chunk,
-    protocol attributes, request body and response body when content is captured)."""
+    deployment's clients send and get alike. ``variable``: (response id, the five token counts of
+    :class:`~agentgw.exchange.Usage`, time to first chunk, protocol attributes, request body and
+    response body when content is captured)."""
 
     def name(self, fixed: Fixed) -> str:
         protocol, operation, target = fixed[1], fixed[2], fixed[3]
@@ -70,14 +71,19 @@ class _RequestShape:
         return attributes
 
     def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
-        response_id, usage, ttfc, extra, request, response = variable
+        response_id, ttfc, extra, request, response = (
+            variable[0],
+            variable[6],
+            variable[7],
+            variable[8],
+            variable[9],
+        )
         attributes: dict[str, AttributeValue] = {}
         if response_id is not None:
             attributes[genai.RESPONSE_ID] = response_id
         if ttfc is not None:
             attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-        if usage is not None:
-            _usage_attributes(usage, attributes)
+        _usage_attributes(variable[1:6], attributes)
         if request is not None and (messages := genai.input_messages(request)) is not None:
             attributes[genai.INPUT_MESSAGES] = messages
         if response is not None and (messages := genai.output_messages(response)) is not None:
@@ -154,31 +160,57 @@ def request_values(exchange: Exchange, capture_content: bool) -> tuple[Fixed, tu
         exchange.error_type,
         genai.request_parameters(request) if llm and request is not None else None,
     )
+    usage = exchange.usage
     variable = (
         exchange.response_id,
-        _usage(exchange.usage) if llm and exchange.usage.reported else None,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_input_tokens,
+        usage.cache_creation_input_tokens,
+        usage.reasoning_output_tokens,
         exchange.time_to_first_chunk_s,
-        exchange.attributes,
+        exchange.attributes or None,
         request if capture_content and llm else None,
         exchange.response if capture_content and llm else None,
     )
-    return fixed, variable
+    return _interned(fixed), variable
 
 
 def upstream_values(exchange: Exchange, call: UpstreamCall) -> Fixed:
     """The snapshot of an ended upstream ``call`` its span is made of."""
-    return (
-        UPSTREAM,
-        exchange.protocol,
-        exchange.operation,
-        exchange.provider,
-        call.model,
-        call.backend,
-        call.url,
-        call.target,
-        call.status,
-        call.error_type,
+    return _interned(
+        (
+            UPSTREAM,
+            exchange.protocol,
+            exchange.operation,
+            exchange.provider,
+            call.model,
+            call.backend,
+            call.url,
+            call.target,
+            call.status,
+            call.error_type,
+        )
     )
+
+
+# Equal snapshots share one tuple: a span waiting for export keeps one or two containers of its
+# own alive (its record and `variable` values), not a dozen, for the garbage collector to track.
+_INTERNED: dict[Fixed, Fixed] = {}
+_INTERN_LIMIT = 4096
+
+
+def _interned(fixed: Fixed) -> Fixed:
+    try:
+        found = _INTERNED.get(fixed)
+    except TypeError:  # not hashable (a list somewhere): not shared
+        return fixed
+    if found is not None:
+        return found
+    if len(_INTERNED) >= _INTERN_LIMIT:
+        _INTERNED.clear()
+    _INTERNED[fixed] = fixed
+    return fixed
 
 
 _USAGE_NAMES = (
@@ -190,18 +222,7 @@ _USAGE_NAMES = (
 )
 
 
-def _usage(usage: Usage) -> tuple[int | None, ...]:
-    # Its counts, not the object: a snapshot holds plain values only (see spans.shape_number).
-    return (
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_input_tokens,
-        usage.cache_creation_input_tokens,
-        usage.reasoning_output_tokens,
-    )
-
-
-def _usage_attributes(usage: tuple[int | None, ...], attributes: dict[str, AttributeValue]) -> None:
+def _usage_attributes(usage: tuple[Any, ...], attributes: dict[str, AttributeValue]) -> None:
     for name, value in zip(_USAGE_NAMES, usage, strict=True):
         if value is not None:
             attributes[name] = value
