@@ -24,7 +24,6 @@ from typing import Any
 
 from agentgw.accounting.errors import LedgerError
 from agentgw.accounting.ledger import LedgerStore
-from agentgw.accounting.record import UsageRecord
 
 __all__ = ["LedgerWriter"]
 
