@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 
@@ -18,11 +19,24 @@ log = logging.getLogger("agentgw")
 class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        _settle_heap()
         for server in self.servers:
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
                 # Tests and scripts read this line to learn the port when started with --port 0.
                 log.info("agentgw listening on http://%s:%d", host, port)
+
+
+def _settle_heap() -> None:
+    """Take what start-up made out of the cyclic collector's sight.
+
+    Modules, config, catalogs and pools live as long as the process; left in the collector's
+    generations, every full collection walks them again (py-spy: ~170k objects, 90-140 ms per full
+    collection, a third of the gateway's CPU per request under load). Frozen, a collection walks
+    only what requests made. Objects made later (a reloaded config) are collected as usual.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def serve(config: GatewayConfig, *, config_path: str | None, host: str | None, port: int | None) -> None:
