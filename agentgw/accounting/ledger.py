@@ -3,7 +3,9 @@
 :class:`SQLLedger` is the one implementation: SQLAlchemy 2 Core over an async engine, so the same
 code serves the embedded default (SQLite through ``aiosqlite``) and PostgreSQL (``asyncpg``); the
 dialects differ only in the insert that ignores already-stored ids, which both spell
-``ON CONFLICT DO NOTHING``. Every SQLAlchemy or driver failure is translated into
+``ON CONFLICT DO NOTHING``. Batches into a SQLite file skip the engine: they go through the
+standard library's driver in a thread of their own (:mod:`agentgw.accounting.sqlite_batch`), which
+costs the event loop one hop per batch. Every SQLAlchemy or driver failure is translated into
 :class:`~agentgw.accounting.errors.LedgerError` here, where it enters.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from collections.abc import Callable, Sequence
-from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from agentgw.accounting.errors import LedgerError
 from agentgw.accounting.record import UsageRecord
 from agentgw.accounting.report import GROUPS, Report, ReportRow
+from agentgw.accounting.sqlite_batch import SQLiteBatchWriter
 
 __all__ = ["LedgerStore", "SQLLedger", "default_ledger_url"]
 
@@ -154,17 +156,13 @@ class SQLLedger:
             if names == UsageRecord._fields
             else itemgetter(*(UsageRecord._fields.index(n) for n in names))
         )
-        self._multi_row: dict[int, str] = {}
-        self._rows_per_statement = 0
-        if self.dialect == "sqlite" and self._row is None:
-            # One multi-row INSERT per chunk rather than executemany: sqlite3 releases the GIL around
-            # every row it steps, and under load each release is a thread switch with the event loop
-            # (CPU the requests pay for); one statement releases it once.
-            limit = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999  # SQLITE_MAX_VARIABLE_NUMBER
-            self._rows_per_statement = limit // len(names)
-            columns = ", ".join(column.name for column in self.table.columns)
-            self._multi_head = f"INSERT INTO {self.table.name} ({columns}) VALUES "
-            self._multi_group = "(" + ", ".join("?" * len(names)) + ")"
+        # SQLite files are written with the stdlib driver in a thread of their own (sqlite_batch.py);
+        # an in-memory database exists only in the engine's connection, so it keeps the engine.
+        self._batches: SQLiteBatchWriter | None = None
+        database = parsed.database if self.dialect == "sqlite" else None
+        if database and database != ":memory:" and not database.startswith("file:") and self._row is None:
+            columns = [column.name for column in self.table.columns]
+            self._batches = SQLiteBatchWriter(database, self.table.name, columns)
 
     async def open(self) -> None:
         try:
@@ -180,29 +178,19 @@ class SQLLedger:
     async def write(self, records: Sequence[tuple[Any, ...]]) -> None:
         if not records:
             return
+        if self._batches is not None:
+            try:
+                await self._batches.write(records)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"ledger {self.url}: {_reason(exc)}") from exc
+            return
         try:
             async with self._engine.begin() as connection:
-                if self._rows_per_statement:
-                    step = self._rows_per_statement
-                    for start in range(0, len(records), step):
-                        chunk = records[start : start + step]
-                        values = tuple(chain.from_iterable(chunk))
-                        await connection.exec_driver_sql(self._multi_row_sql(len(chunk)), values)
-                else:
-                    row = self._row
-                    rows = records if row is None else [row(record) for record in records]
-                    await connection.exec_driver_sql(self._insert_sql, rows)
+                row = self._row
+                rows = records if row is None else [row(record) for record in records]
+                await connection.exec_driver_sql(self._insert_sql, rows)
         except (SQLAlchemyError, OSError) as exc:
             raise LedgerError(f"ledger {self.url}: {_reason(exc)}") from exc
-
-    def _multi_row_sql(self, rows: int) -> str:
-        sql = self._multi_row.get(rows)
-        if sql is None:
-            groups = ", ".join([self._multi_group] * rows)
-            sql = f"{self._multi_head}{groups} ON CONFLICT (id) DO NOTHING"
-            if len(self._multi_row) < 4:  # batch sizes vary; a few texts are worth keeping (full ones)
-                self._multi_row[rows] = sql
-        return sql
 
     async def report(self, group_by: str, since: dt.datetime | None, until: dt.datetime | None) -> Report:
         table = self.table
@@ -277,6 +265,8 @@ class SQLLedger:
             raise LedgerError(f"ledger {self.url}: {_reason(exc)}") from exc
 
     async def aclose(self) -> None:
+        if self._batches is not None:
+            await self._batches.aclose()
         await self._engine.dispose()
 
 

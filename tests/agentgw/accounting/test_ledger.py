@@ -15,7 +15,8 @@ import openai
 import pytest
 
 from agentgw import create_app
-from agentgw.accounting import SQLLedger
+from agentgw.accounting import SQLLedger, UsageRecord
+from agentgw.accounting.record import next_record_id
 from agentgw.config import parse_config
 from tests.agentgw.accounting.support import accounting_yaml, read_records
 from tests.agentgw.accounting.tcp_proxy import TCPProxy
@@ -171,3 +172,29 @@ def test_unwritable_sqlite_ledger_keeps_records_until_it_is_writable(
         wait_for(lambda: (blocker / "usage.db").exists(), timeout=10)
         report = httpx2.get(f"{gateway}/admin/usage", timeout=10).json()
     assert report["totals"]["requests"] == 6 and report["dropped_records"] == 0
+
+
+@pytest.mark.anyio
+async def test_sqlite_batches_round_trip_with_columns_empty_in_some_or_all_rows(tmp_path: Path) -> None:
+    # SQLite batches leave out the columns that are NULL in every row of a statement: a batch mixing
+    # records with and without those fields must read back exactly as written, and a batch written
+    # again (a retry after an ambiguous failure) must not duplicate anything. Columns the same in
+    # every row are bound once: a one-row batch is all such columns but the id.
+    base = UsageRecord(
+        "", 1.0, "anonymous", None, None, "llm", "chat", "gpt", "echo", 200, None, 1.5, False, 10, 20,
+        None, None, None, None, None, None, False, 0.0,
+    )  # fmt: skip
+    batch = [
+        base._replace(id=next_record_id(), ts=float(n), team="t" if n % 2 else None, input_tokens=n)
+        for n in range(7)
+    ] + [base._replace(id=next_record_id(), ts=9.0, kind="mcp", tool_arg_tokens=3, estimated=True)]
+    ledger = SQLLedger(f"sqlite+aiosqlite:///{tmp_path / 'usage.db'}")
+    try:
+        await ledger.open()
+        await ledger.write([tuple(record) for record in batch])
+        await ledger.write(batch[:3])
+        await ledger.write(batch[-1:])  # one row: every column the same in every row
+        stored = await ledger.records()
+    finally:
+        await ledger.aclose()
+    assert stored == batch
