@@ -51,14 +51,14 @@ def run(options: Options) -> str:
         direct = Target("direct", f"{upstream}/s0/mcp", call, headers)
         through = Target("gateway", f"{one_url}/mcp", call, headers)
         for target in (direct, through):
-            _check(target, lambda result: result.get("structuredContent") == {"result": 42})
+            check_jsonrpc(target, lambda result: result.get("structuredContent") == {"result": 42})
         calls = compare(generator, direct, through, CONCURRENCIES, options)
 
         listing = _body("tools/list", {})
         list_direct = Target("direct", f"{upstream}/s0/mcp", listing, _headers("tools/list"))
         list_through = Target("gateway", f"{many_url}/mcp", listing, _headers("tools/list"))
-        _check(list_direct, lambda result: len(result.get("tools", ())) == TOOLS)
-        _check(list_through, lambda result: len(result.get("tools", ())) == SERVERS * TOOLS)
+        check_jsonrpc(list_direct, lambda result: len(result.get("tools", ())) == TOOLS)
+        check_jsonrpc(list_through, lambda result: len(result.get("tools", ())) == SERVERS * TOOLS)
         lists = compare(generator, list_direct, list_through, (1,), options)
         rss_mb = process.rss_mb()
 
@@ -99,19 +99,24 @@ def _headers(method: str, name: str | None = None) -> tuple[tuple[str, str], ...
     return tuple(headers)
 
 
-def _check(target: Target, accept: Callable[[dict[str, Any]], bool]) -> None:
-    # A load generator counts any 2xx, and JSON-RPC errors can be 2xx: check both sides really answer.
+def check_jsonrpc(target: Target, accept: Callable[[dict[str, Any]], bool]) -> None:
+    """Send ``target`` once and check its JSON-RPC ``result`` with ``accept``.
+
+    A load generator counts any 2xx, and JSON-RPC errors can be 2xx: each side is checked once
+    before it is measured.
+    """
     try:
         response = httpx2.post(
             target.url,
             content=target.body,
             headers={"content-type": "application/json", **dict(target.headers)},
             trust_env=False,
+            timeout=30,
         )
     except httpx2.HTTPError as exc:
         raise BenchError(f"{target.name}: request failed: {exc}") from exc
     text = response.text
-    if "data:" in text:  # an SSE response: the message is the last data line
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
         text = [line[5:] for line in text.splitlines() if line.startswith("data:")][-1]
     try:
         result = orjson.loads(text).get("result", {})

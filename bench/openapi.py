@@ -19,18 +19,14 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import httpx2
-import orjson
 
 from bench._harness import Options, compare, comparison_table, load_generator
 from bench._load import Target
 from bench._processes import REPO, gateway, python_server
 from bench.errors import BenchError
-from bench.mcp import _body, _headers
+from bench.mcp import _body, _headers, check_jsonrpc
 
 __all__ = ["find_github_spec", "run"]
 
@@ -75,7 +71,9 @@ def run(options: Options) -> str:
                 _body("tools/call", {"name": _ZEN_TOOL, "arguments": {}}),
                 _headers("tools/call", _ZEN_TOOL),
             )
-            _check(call, lambda result: not result.get("isError") and "awesome" in str(result.get("content")))
+            check_jsonrpc(
+                call, lambda result: not result.get("isError") and "awesome" in str(result.get("content"))
+            )
             # Load generators POST; the app answers POST /zen as it answers GET /zen.
             direct = Target("direct", f"{upstream}/zen", b"", ())
             calls = compare(generator, direct, call, (1,), options)
@@ -147,7 +145,7 @@ def _pages(url: str, tools: int) -> list[Target]:
         params = {"cursor": cursor} if cursor is not None else {}
         target = Target("gateway", url, _body("tools/list", params), _headers("tools/list"))
         result: dict[str, Any] = {}
-        _check(target, lambda answer, result=result: bool(result.update(answer)) or "tools" in answer)
+        check_jsonrpc(target, lambda answer, result=result: bool(result.update(answer)) or "tools" in answer)
         targets.append(target)
         seen += len(result["tools"])
         cursor = result.get("nextCursor")
@@ -156,26 +154,3 @@ def _pages(url: str, tools: int) -> list[Target]:
     if seen != tools:
         raise BenchError(f"tools/list through the gateway returned {seen} tools, not {tools}")
     return targets
-
-
-def _check(target: Target, accept: Callable[[dict[str, Any]], bool]) -> None:
-    # A load generator counts any 2xx, and JSON-RPC errors can be 2xx: check the answer once.
-    try:
-        response = httpx2.post(
-            target.url,
-            content=target.body,
-            headers={"content-type": "application/json", **dict(target.headers)},
-            trust_env=False,
-            timeout=30,
-        )
-    except httpx2.HTTPError as exc:
-        raise BenchError(f"{target.name}: request failed: {exc}") from exc
-    text = response.text
-    if response.headers.get("content-type", "").startswith("text/event-stream"):
-        text = [line[5:] for line in text.splitlines() if line.startswith("data:")][-1]
-    try:
-        result = orjson.loads(text).get("result", {})
-    except orjson.JSONDecodeError:
-        result = {}
-    if response.status_code != 200 or not accept(result):
-        raise BenchError(f"{target.name}: unexpected answer {response.status_code}: {response.text[:300]}")
