@@ -28,6 +28,7 @@ from agentgw.limits import LimitedA2APolicy
 from agentgw.limits.metrics import LimitsCollector
 from agentgw.llm.routes import llm_routes
 from agentgw.rbac import RBACA2APolicy
+from agentgw.refusals import refused
 from agentgw.reload import watch_config
 from agentgw.telemetry import Telemetry, metrics_routes
 
@@ -101,12 +102,13 @@ def create_app(
             *resource_metadata_routes(),
             *gateway.mcp.routes(),
         ],
-        middleware=[*telemetry.middleware(), Middleware(AuthMiddleware, authentication=authentication)],
+        middleware=[Middleware(AuthMiddleware, authentication=authentication)],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
     )
     app.state.gateway = gateway
     app.state.telemetry = telemetry
+    app.state.refused = telemetry.refused  # see agentgw.refusals
     app.state.accounting = accounting
     return app
 
@@ -122,6 +124,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     response = openai_error_response(error)
     if exc.headers:
         response.headers.update(exc.headers)
+    refused(request.scope, response.status_code)  # the router's 404 and 405: no route took them
     return response
 
 

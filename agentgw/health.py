@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from agentgw.gateway import Gateway
+from agentgw.refusals import refused
 
 __all__ = ["health_routes"]
 
@@ -20,6 +21,8 @@ async def readyz(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     report = await gateway.readiness()
     body = {"status": "ready" if report["ready"] else "not_ready", "backends": report["backends"]}
+    if not report["ready"]:
+        refused(request.scope, 503)  # an error answer that no exchange records
     if "mcp_servers" in report:
         body["mcp_servers"] = report["mcp_servers"]
     return Response(

@@ -9,20 +9,25 @@ rotating the order every round.
 
 The overhead is measured as the gateway process's CPU time per request (``/proc/<pid>/stat``,
 every thread included): on a shared machine it moves less with other load than requests/s does,
-which is also printed. Each round runs every variant once (in rotated order) for 2 s (3 s); a
-variant's overhead is the median over rounds of its CPU against the off variant's *in the same
-round*, so that the machine's drift between rounds cancels, and half the interquartile range of
-those ratios is printed next to it as its noise: an overhead within the noise is not a measurement. The telemetry code's own cost per request is also
-timed in this process (the observer on a typical exchange, plus OTLP encoding of its spans), which
-no other load disturbs much. The summary's ``overhead_pct`` is metrics plus every trace.
+which is also printed. Two sources of noise are taken out. Drift of the machine over time: each
+round runs every variant (in rotated order) and a variant's overhead is the median over rounds of its
+CPU against the off variant's *in the same round*. The luck of a process: identical gateway
+processes differ by up to ~10% in CPU per request from one start to the next (measured here: memory
+layout, caches; not the code under test), so each variant runs as :data:`PROCESSES` processes and a
+round takes the mean over them. Half the interquartile range of the rounds' ratios is printed next
+to each overhead as its noise: an overhead within the noise is not a measurement. The telemetry
+code's own cost per request is also timed in this process (the observer on a typical exchange, plus
+OTLP encoding of its spans), which no other load disturbs much. The summary's ``overhead_pct`` is
+metrics plus every trace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
@@ -33,7 +38,7 @@ from agentgw.llm.usage import record_response
 from agentgw.telemetry.metrics import MetricSet
 from agentgw.telemetry.observer import TelemetryObserver
 from agentgw.telemetry.otlp import encode_spans
-from agentgw.telemetry.spans import SpanRecord
+from agentgw.telemetry.spans import FrozenSpan
 from bench._harness import Options, load_generator
 from bench._load import LoadGenerator, Target
 from bench._processes import REPO, ChildProcess, gateway, python_server
@@ -44,6 +49,8 @@ from bench.llm import _check_completion, chat_body, gateway_config
 __all__ = ["run"]
 
 CONCURRENCY = 32
+PROCESSES = 3
+"""Gateway processes per variant (see the module docstring: the luck of a process)."""
 _MODEL = "bench"
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 _OFF: dict[str, object] = {"metrics": False, "prometheus": False, "traces": False}
@@ -52,11 +59,13 @@ _OFF: dict[str, object] = {"metrics": False, "prometheus": False, "traces": Fals
 @dataclass
 class _Variant:
     name: str
-    target: Target
-    process: ChildProcess
-    cpu_us: list[float]
-    rps: list[float]
-    p50_ms: list[float]
+    telemetry: dict[str, object]
+    targets: list[Target] = field(default_factory=list)
+    processes: list[ChildProcess] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+    """Per round, the mean over the processes of their CPU µs per request."""
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
 
 
 def run(options: Options) -> str:
@@ -69,25 +78,29 @@ def run(options: Options) -> str:
     with (
         python_server(REPO / "examples" / "echo_llm.py", ready_path="/v1/models") as (upstream, _),
         python_server(REPO / "bench" / "_otlp_sink.py", ready_path="/") as (sink, _),
-        gateway(_config(upstream, _OFF)) as (off_url, off_process),
-        gateway(_config(upstream, _on(sink, traces=False))) as (metrics_url, metrics_process),
-        gateway(_config(upstream, _on(sink, traces=True, ratio=0.1))) as (tenth_url, tenth_process),
-        gateway(_config(upstream, _on(sink, traces=True, ratio=1.0))) as (all_url, all_process),
+        contextlib.ExitStack() as gateways,
     ):
         variants = [
-            _variant("telemetry off", off_url, off_process),
-            _variant("metrics only", metrics_url, metrics_process),
-            _variant("metrics + 10% traced", tenth_url, tenth_process),
-            _variant("metrics + all traced", all_url, all_process),
+            _Variant("telemetry off", _OFF),
+            _Variant("metrics only", _on(sink, traces=False)),
+            _Variant("metrics + 10% traced", _on(sink, traces=True, ratio=0.1)),
+            _Variant("metrics + all traced", _on(sink, traces=True, ratio=1.0)),
         ]
+        for _ in range(PROCESSES):
+            for variant in variants:
+                url, process = gateways.enter_context(gateway(_config(upstream, variant.telemetry)))
+                variant.targets.append(Target(variant.name, f"{url}/v1/chat/completions", chat_body(_MODEL)))
+                variant.processes.append(process)
         for variant in variants:
-            _check_completion(variant.target)
+            for target in variant.targets:
+                _check_completion(target)
         _measure(generator, variants, options)
         streams = [
-            Target(v.name, v.target.url, chat_body(_MODEL, stream=True)) for v in (variants[0], variants[3])
+            Target(v.name, v.targets[0].url, chat_body(_MODEL, stream=True))
+            for v in (variants[0], variants[3])
         ]
         ttfc = first_event_ms(streams, options.sequential_requests)
-        _check_metrics(all_url)
+        _check_metrics(variants[3].targets[0].url.removesuffix("/v1/chat/completions"))
 
     off_cpu = statistics.median(variants[0].cpu_us)
     # Paired by round: each variant against the off run of the same round, so that drift on the
@@ -98,8 +111,9 @@ def run(options: Options) -> str:
     code_us = _code_cost_us()
     print(
         f"telemetry: 1024 B chat completion, non-streaming, c={CONCURRENCY}; load by {generator.name};"
-        f" {_run_s(options):g} s per run, {rounds} rounds, each variant against telemetry off in the same"
-        " round (median, and ± half the interquartile range); spans exported over OTLP/HTTP"
+        f" {_run_s(options):g} s per run, {PROCESSES} processes per variant, {rounds} rounds, each variant"
+        " against telemetry off in the same round (median, and ± half the interquartile range); spans"
+        " exported over OTLP/HTTP"
     )
     print(
         f"  {'':24}{'requests/s':>12}{'p50 ms':>10}{'CPU µs/req':>12}{'CPU overhead':>14}{'±':>7}"
@@ -142,49 +156,49 @@ def _spread(values: list[float]) -> float:
     return (quartiles[2] - quartiles[0]) / 2
 
 
-def _variant(name: str, url: str, process: ChildProcess) -> _Variant:
-    return _Variant(name, Target(name, f"{url}/v1/chat/completions", chat_body(_MODEL)), process, [], [], [])
-
-
 def _measure(generator: LoadGenerator, variants: list[_Variant], options: Options) -> None:
     for variant in variants:
-        generator.run(
-            variant.target.url, variant.target.body, concurrency=CONCURRENCY, duration_s=options.warmup_s
-        )
+        for target in variant.targets:
+            generator.run(target.url, target.body, concurrency=CONCURRENCY, duration_s=options.warmup_s)
     for round_ in range(_rounds(options)):
         # Rotate the order so that drift on the machine does not always hit the same variant.
         shift = round_ % len(variants)
-        for variant in variants[shift:] + variants[:shift]:
-            before = _cpu_s(variant.process.pid)
-            result = generator.run(
-                variant.target.url,
-                variant.target.body,
-                concurrency=CONCURRENCY,
-                duration_s=_run_s(options),
-            )
-            used = _cpu_s(variant.process.pid) - before
-            variant.cpu_us.append(used / max(1, result.requests) * 1e6)
-            variant.rps.append(result.rps)
-            variant.p50_ms.append(result.p50_ms)
+        cpu: dict[str, list[float]] = {v.name: [] for v in variants}
+        rps: dict[str, list[float]] = {v.name: [] for v in variants}
+        p50: dict[str, list[float]] = {v.name: [] for v in variants}
+        for index in range(PROCESSES):
+            for variant in variants[shift:] + variants[:shift]:
+                target, pid = variant.targets[index], variant.processes[index].pid
+                before = _cpu_s(pid)
+                result = generator.run(
+                    target.url, target.body, concurrency=CONCURRENCY, duration_s=_run_s(options)
+                )
+                cpu[variant.name].append((_cpu_s(pid) - before) / max(1, result.requests) * 1e6)
+                rps[variant.name].append(result.rps)
+                p50[variant.name].append(result.p50_ms)
+        for variant in variants:
+            variant.cpu_us.append(statistics.fmean(cpu[variant.name]))
+            variant.rps.append(statistics.fmean(rps[variant.name]))
+            variant.p50_ms.append(statistics.fmean(p50[variant.name]))
 
 
 def _rounds(options: Options) -> int:
-    # More, shorter runs than the other suites: the same time in all, but drift on a shared machine
-    # lands within rounds less often than between them.
-    return 6 if options.quick else 12
+    # More, shorter runs than the other suites: drift on a shared machine lands within rounds less
+    # often than between them.
+    return 4 if options.quick else 8
 
 
 def _run_s(options: Options) -> float:
-    return 2.0 if options.quick else 3.0
+    return 1.0 if options.quick else 2.0
 
 
 class _Encoder:
     """Encodes spans in batches of 128, as the OTLP sink does, without sending them."""
 
     def __init__(self) -> None:
-        self.spans: list[SpanRecord] = []
+        self.spans: list[FrozenSpan] = []
 
-    def add(self, span: SpanRecord) -> None:
+    def add(self, span: FrozenSpan) -> None:
         self.spans.append(span)
         if len(self.spans) == 128:
             self.flush()

@@ -27,7 +27,7 @@ from federation.catalog import Catalog, Listing, ToolFilter
 from federation.errors import UnknownName, UpstreamUnavailable
 from federation.fastpath import FastPath
 from federation.hooks import FederationHooks, NoHooks
-from federation.http import DownstreamHttp
+from federation.http import DownstreamHttp, Refused
 from federation.naming import Namer
 from federation.server import Directory, FederatedServer
 from federation.spec import NamingPolicy, UpstreamSpec, VirtualServer
@@ -65,6 +65,8 @@ class Federation:
         allowed_origins: browser origins allowed besides the gateway's own (``http://localhost:*``).
         allowed_hosts: ``Host`` values accepted (``localhost:*``); None accepts any.
         max_request_bytes: largest request body on ``/mcp`` and ``/messages/``.
+        refused: told of each HTTP request the endpoints refuse before the hooks hear of it (a
+            foreign ``Origin``, a missing header, an unknown session...): its ASGI scope and status.
         log: where upstream stderr and state changes go.
     """
 
@@ -82,6 +84,7 @@ class Federation:
         allowed_hosts: Sequence[str] | None = None,
         max_request_bytes: int = 4 * 1024 * 1024,
         session_idle_timeout_s: float | None = 30 * 60,
+        refused: Refused | None = None,
         log: logging.Logger = log,
     ) -> None:
         names = [spec.name for spec in upstreams] + [toolset.name for toolset in toolsets]
@@ -114,6 +117,7 @@ class Federation:
             max_request_bytes=max_request_bytes,
             session_idle_timeout_s=session_idle_timeout_s,
             fast_path=_fast_path(self, self.server, hooks or NoHooks(), max_request_bytes),
+            refused=refused,
         )
         self.views = {
             v.name: _View(
@@ -126,6 +130,7 @@ class Federation:
                 allowed_hosts=allowed_hosts,
                 max_request_bytes=max_request_bytes,
                 session_idle_timeout_s=session_idle_timeout_s,
+                refused=refused,
             )
             for v in virtual_servers
         }

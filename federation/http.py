@@ -14,12 +14,18 @@ servers MUST validate the Origin header to prevent DNS rebinding). With ``allowe
 request naming another host is refused with 421 (a rebound DNS name reaches a loopback server with
 its own name in ``Host``); a browser page from another origin is refused with 403; a request without
 ``Origin`` (not from a browser) is let through.
+
+Such refusals, and those of the SDK's transports (a missing or mismatched header, an unknown
+session, a body too large), are answered before any JSON-RPC request reaches the hooks, so the
+hooks' observation methods never hear of them: ``refused`` is told of each, with the HTTP status.
+The fast path needs no watching (it answers only what reached the hooks; the rest it hands to the
+SDK's handler, which is watched).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from mcp.server import Server
@@ -30,20 +36,29 @@ from mcp_types import INVALID_REQUEST, ErrorData, JSONRPCError
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from federation.events import MemoryEventStore
 from federation.fastpath import FastPath
+from federation.observing import STARTED
 
-__all__ = ["DownstreamHttp"]
+__all__ = ["DownstreamHttp", "Refused"]
 
 # Host checks are left to the deployment (the gateway may sit behind any name); Origin is checked
 # here, where same-origin requests are recognised as such.
 _NO_HOST_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
+Refused = Callable[[Scope, int], None]
+"""Told of an HTTP request answered with an error status before any JSON-RPC request in it reached
+the hooks: its ASGI scope and the status."""
+
+
 class DownstreamHttp:
-    """The ``/mcp`` and ``/sse`` endpoints for ``server``; run :meth:`run` for their lifetime."""
+    """The ``/mcp`` and ``/sse`` endpoints for ``server``; run :meth:`run` for their lifetime.
+
+    ``refused`` is told of the HTTP requests refused before the hooks saw them (see above).
+    """
 
     def __init__(
         self,
@@ -56,11 +71,13 @@ class DownstreamHttp:
         max_sessions: int | None = 10_000,
         max_stored_events: int = 10_000,
         fast_path: FastPath | None = None,
+        refused: Refused | None = None,
     ) -> None:
         self._server = server
         self._fast_path = fast_path
         self._origins = tuple(allowed_origins)
         self._hosts = tuple(allowed_hosts) if allowed_hosts is not None else None
+        self._refused = refused
         self.manager = StreamableHTTPSessionManager(
             server,
             security_settings=_NO_HOST_CHECK,
@@ -73,6 +90,11 @@ class DownstreamHttp:
         self._sse = SseServerTransport(
             "/messages/", security_settings=_NO_HOST_CHECK, max_request_body_size=max_request_bytes
         )
+        self._sdk: ASGIApp = self.manager.handle_request
+        self._post_message: ASGIApp = self._sse.handle_post_message
+        if refused is not None:
+            self._sdk = _watched(self._sdk, refused)
+            self._post_message = _watched(self._post_message, refused)
 
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
@@ -83,23 +105,25 @@ class DownstreamHttp:
         """Streamable HTTP at ``path``; with ``sse``, HTTP+SSE at ``/sse`` and ``/messages/``."""
 
         def guard(app: ASGIApp) -> _OriginGuard:
-            return _OriginGuard(app, self._origins, self._hosts)
+            return _OriginGuard(app, self._origins, self._hosts, self._refused)
 
         routes: list[BaseRoute] = [Route(path, endpoint=guard(self._serve_mcp))]
         if sse:
             routes.append(Route("/sse", endpoint=guard(self._serve_sse)))
-            routes.append(Mount("/messages", app=guard(self._sse.handle_post_message)))
+            routes.append(Mount("/messages", app=guard(self._post_message)))
         return routes
 
     async def _serve_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self._fast_path
         if fast is not None and fast.accepts(scope):
-            await fast.serve(scope, receive, send, self.manager.handle_request)
+            await fast.serve(scope, receive, send, self._sdk)
         else:
-            await self.manager.handle_request(scope, receive, send)
+            await self._sdk(scope, receive, send)
 
     async def _serve_sse(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "GET":
+            if self._refused is not None:
+                self._refused(scope, 405)
             await Response(status_code=405, headers={"allow": "GET"})(scope, receive, send)
             return
         async with self._sse.connect_sse(scope, receive, send) as (read, write):
@@ -109,22 +133,45 @@ class DownstreamHttp:
 class _OriginGuard:
     """Refuses cross-origin browser requests before they reach ``app`` (an ASGI app, so Starlette routes to it as one)."""
 
-    def __init__(self, app: ASGIApp, allowed: Sequence[str], hosts: Sequence[str] | None) -> None:
+    def __init__(
+        self, app: ASGIApp, allowed: Sequence[str], hosts: Sequence[str] | None, refused: Refused | None
+    ) -> None:
         self._app = app
         self._allowed = allowed
         self._hosts = hosts
+        self._refused = refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
         host = headers.get("host")
         if self._hosts is not None and not _matches(host or "", self._hosts):
-            await _refuse(421, f"Host not allowed: {host}", scope, receive, send)
+            await self._refuse(421, f"Host not allowed: {host}", scope, receive, send)
             return
         origin = headers.get("origin")
         if origin is not None and not _origin_allowed(origin, host, scope, self._allowed):
-            await _refuse(403, f"Origin not allowed: {origin}", scope, receive, send)
+            await self._refuse(403, f"Origin not allowed: {origin}", scope, receive, send)
             return
         await self._app(scope, receive, send)
+
+    async def _refuse(self, status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._refused is not None:
+            self._refused(scope, status)
+        await _refuse(status, message, scope, receive, send)
+
+
+def _watched(app: ASGIApp, refused: Refused) -> ASGIApp:
+    """``app`` (one of the SDK's transports), telling ``refused`` of the error statuses it answers
+    before any JSON-RPC request reached the hooks (:data:`~federation.observing.STARTED`)."""
+
+    async def watched(scope: Scope, receive: Receive, send: Send) -> None:
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400 and STARTED not in scope:
+                refused(scope, message["status"])
+            await send(message)
+
+        await app(scope, receive, watch)
+
+    return watched
 
 
 async def _refuse(status: int, message: str, scope: Scope, receive: Receive, send: Send) -> None:

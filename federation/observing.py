@@ -28,7 +28,12 @@ from pydantic import ValidationError
 
 from federation.hooks import Call, Caller, ClientRequest, FederationHooks, NoHooks
 
-__all__ = ["RequestMiddleware", "current_request", "inject_headers", "upstream_context"]
+__all__ = ["STARTED", "RequestMiddleware", "current_request", "inject_headers", "upstream_context"]
+
+STARTED = "federation.started"
+"""Set in the ASGI scope of an HTTP request once a JSON-RPC request it carried reached the hooks: an
+error status answered for it then is the hooks' to report, not the transport's
+(:class:`~federation.http.DownstreamHttp`'s ``refused``)."""
 
 _DEFAULTS = NoHooks()
 _current: ContextVar[ClientRequest | None] = ContextVar("federation_request", default=None)
@@ -74,6 +79,8 @@ class RequestMiddleware:
             target if isinstance(target, str) else None,
         )
         caller = self._caller(ctx)
+        if caller.request is not None:
+            caller.request.scope[STARTED] = True
         self.started(caller, request)
         token = _current.set(request)
         try:

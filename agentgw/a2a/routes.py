@@ -55,6 +55,7 @@ from agentgw.errors import (
 from agentgw.exchange import Exchange, UpstreamCall
 from agentgw.gateway import Gateway
 from agentgw.llm.request import read_body
+from agentgw.refusals import refused
 from agentgw.runtime import Runtime
 from agentgw.streaming import SSERelay
 
@@ -136,7 +137,7 @@ class A2ARoutes:
             agent = self._agent(request, runtime)
             card = self._rewrite(request, runtime, agent.name, await agent.card())
         except GatewayError as error:
-            return a2a_error_response(error, "HTTP+JSON")
+            return _refusal(request, a2a_error_response(error, "HTTP+JSON"))
         finally:
             runtime.release()
         body = orjson.dumps(card)
@@ -153,7 +154,7 @@ class A2ARoutes:
     async def jsonrpc(self, request: Request) -> Response:
         started = time.perf_counter()
         if request.method != "POST":
-            return a2a_error_response(_method_not_allowed(request, "POST"), "HTTP+JSON")
+            return _refusal(request, a2a_error_response(_method_not_allowed(request, "POST"), "HTTP+JSON"))
         runtime = _gateway(request).runtime.acquire()
         request_id = None
         try:
@@ -180,7 +181,7 @@ class A2ARoutes:
             url = _with_query(agent.jsonrpc_url, request)
         except GatewayError as error:
             runtime.release()
-            return a2a_error_response(error, "JSONRPC", request_id)
+            return _refusal(request, a2a_error_response(error, "JSONRPC", request_id))
         return await self._exchange(request, runtime, agent, call, "POST", url, body, request_id, started)
 
     async def rest(self, request: Request) -> Response:
@@ -217,7 +218,7 @@ class A2ARoutes:
             url = _with_query(f"{base}/{path}", request)
         except GatewayError as error:
             runtime.release()
-            return a2a_error_response(error, "HTTP+JSON")
+            return _refusal(request, a2a_error_response(error, "HTTP+JSON"))
         return await self._exchange(request, runtime, agent, call, request.method, url, body, None, started)
 
     async def _exchange(
@@ -447,6 +448,12 @@ async def _until_disconnect(receive: Receive, work: Awaitable[T]) -> T | None:
     if failures:
         raise failures[0]
     return results[0] if results else None
+
+
+def _refusal(request: Request, response: Response) -> Response:
+    """``response``, an error answered before the request became an exchange, reported as such."""
+    refused(request.scope, response.status_code)
+    return response
 
 
 def _gateway(request: Request) -> Gateway:

@@ -23,6 +23,7 @@ from agentgw.auth.principal import principal_of
 from agentgw.config.model import GatewayConfig
 from agentgw.error_mapping import openai_error_response
 from agentgw.errors import GatewayError, NotFound
+from agentgw.refusals import refused
 
 __all__ = ["USAGE_PATH", "usage_routes"]
 
@@ -42,6 +43,7 @@ def usage_routes(accounting: Accounting | None, config: Callable[[], GatewayConf
             since, until = parse_time(params.get("since")), parse_time(params.get("until"))
             report = await accounting.report(group_by, since, until)
         except GatewayError as error:
+            refused(request.scope, error.status)
             return openai_error_response(error)
         body = orjson.dumps(report.to_json(**accounting.counters()))
         return Response(body, media_type="application/json")

@@ -32,6 +32,7 @@ from agentgw.config.auth import AuthConfig, JWTConfig
 from agentgw.error_mapping import a2a_error_response, openai_error_response
 from agentgw.errors import AuthenticationFailed
 from agentgw.rbac.audit import audit_authentication_failure
+from agentgw.refusals import refused
 
 __all__ = ["Authentication", "AuthMiddleware", "Authenticator", "PUBLIC_PATHS"]
 
@@ -181,6 +182,7 @@ class AuthMiddleware:
                 error.reason, method=error.method, path=path, client=client[0] if client else None
             )
             response = _refusal(error, scope, config)
+            refused(scope, response.status_code)  # counted and logged: no route will observe it
             await response(scope, receive, send)
             return
         set_principal(scope, principal)

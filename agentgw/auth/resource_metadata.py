@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from agentgw.config.auth import AuthConfig
+from agentgw.refusals import refused
 
 __all__ = [
     "METADATA_PATH",
@@ -84,6 +85,7 @@ def metadata_document(config: AuthConfig, base: str, resource_path: str) -> dict
 async def _metadata(request: Request) -> Response:
     config: AuthConfig = request.app.state.gateway.runtime.config.auth
     if not config.configured:
+        refused(request.scope, 404)
         return Response(
             orjson.dumps({"error": "not_found", "error_description": "authentication is not configured"}),
             status_code=404,

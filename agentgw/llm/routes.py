@@ -22,6 +22,7 @@ from agentgw.llm.request import parse_request, read_body
 from agentgw.llm.router import MODEL_HEADER
 from agentgw.llm.usage import StreamRecorder, record_response
 from agentgw.llm.usage_tap import UsageTap, with_stream_usage
+from agentgw.refusals import refused
 from agentgw.runtime import Runtime
 from agentgw.streaming import SSERelay
 
@@ -154,6 +155,7 @@ async def retrieve_model(request: Request) -> Response:
         if not runtime.policy.visible(principal_of(request), "models", _policy_name(runtime, name)):
             raise ModelNotFound(name)
     except GatewayError as error:
+        refused(request.scope, error.status)  # no exchange: a lookup, not an operation
         return openai_error_response(error)
     body = orjson.dumps(_model_object(name, model.owned_by, runtime.created))
     return Response(body, media_type="application/json")

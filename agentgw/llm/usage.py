@@ -105,7 +105,7 @@ class StreamRecorder:
         self._previous = b""
         self._pending: bytearray | None = None
         # Opt-in content capture (issue 9): only then is every event parsed.
-        self._content = StreamContent() if exchange.capture_content else None
+        self._content = StreamContent(exchange.route) if exchange.capture_content else None
 
     def chunk(self, data: bytes) -> None:
         if self._first:

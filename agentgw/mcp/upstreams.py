@@ -11,6 +11,7 @@ from agentgw._version import __version__
 from agentgw.config.mcp import MCPConfig, MCPServerConfig
 from agentgw.exchange import ExchangeObserver
 from agentgw.mcp.telemetry import ObservedHooks
+from agentgw.refusals import refused
 from federation import (
     Federation,
     FederationHooks,
@@ -83,6 +84,7 @@ def build_federation(
         allowed_hosts=allowed_hosts,
         max_request_bytes=max_request_bytes,
         session_idle_timeout_s=config.session_idle_timeout_s,
+        refused=refused,  # counted and logged (issue 9): no MCP request reached the hooks
         log=log,
     )
 

@@ -1,7 +1,7 @@
 """The two span shapes of an :class:`~agentgw.exchange.Exchange`: the request, and each upstream call.
 
 On the request path the observer only takes a snapshot of the values a span is made of
-(:func:`request_values`, :func:`upstream_values`: a couple of tuples, no dict, no formatting); the
+(:func:`request_span`, :func:`upstream_span`: the span's tuple, no dict, no formatting); the
 names and attributes are built here when the span is exported. The snapshot's ``fixed`` part holds
 what repeats from request to request, so the encoder builds and encodes it once per distinct value
 (see :mod:`agentgw.telemetry.spans`).
@@ -18,18 +18,20 @@ from urllib.parse import urlsplit
 from opentelemetry.util.types import AttributeValue
 
 from agentgw.exchange import Exchange, UpstreamCall
-from agentgw.telemetry import genai
-from agentgw.telemetry.spans import Fixed, shape_number
+from agentgw.telemetry import content, genai
+from agentgw.telemetry.spans import CLIENT, SERVER, Fixed, FrozenSpan, InFlight, shape_number
 
-__all__ = ["REQUEST", "UPSTREAM", "request_values", "upstream_values"]
+__all__ = ["REQUEST", "UPSTREAM", "request_span", "upstream_span"]
 
 
 class _RequestShape:
     """The request's span. ``fixed``: (shape, protocol, operation, target, route, status, backend,
-    provider, stream, response model, finish reasons, error type, request parameters): what a
-    deployment's clients send and get alike. ``variable``: (response id, the five token counts of
-    :class:`~agentgw.exchange.Usage`, time to first chunk, protocol attributes, request body and
-    response body when content is captured)."""
+    provider, stream, response model, finish reasons, error type, request parameters as the body
+    has them (:func:`~agentgw.telemetry.genai.parameter_values`)): what a deployment's clients send
+    and get alike. ``variable``: (response id, the five token counts of
+    :class:`~agentgw.exchange.Usage`, time to first chunk: :attr:`variable_names`; then protocol
+    attributes, the route and request body and the response body when content is captured:
+    :mod:`agentgw.telemetry.content`)."""
 
     def name(self, fixed: Fixed) -> str:
         protocol, operation, target = fixed[1], fixed[2], fixed[3]
@@ -62,32 +64,35 @@ class _RequestShape:
                 attributes[genai.RESPONSE_MODEL] = response_model
             if finish_reasons:
                 attributes[genai.RESPONSE_FINISH_REASONS] = finish_reasons
-            if parameters:
-                attributes.update(parameters)
+            if parameters and (pairs := genai.request_parameters(parameters)):
+                attributes.update(pairs)
         if backend is not None:
             attributes[genai.BACKEND] = backend
         if error_type is not None:
             attributes[genai.ERROR_TYPE] = error_type
         return attributes
 
+    variable_names: tuple[str, ...] = (
+        genai.RESPONSE_ID,
+        genai.USAGE_INPUT_TOKENS,
+        genai.USAGE_OUTPUT_TOKENS,
+        genai.USAGE_CACHE_READ_INPUT_TOKENS,
+        genai.USAGE_CACHE_CREATION_INPUT_TOKENS,
+        genai.USAGE_REASONING_OUTPUT_TOKENS,
+        genai.RESPONSE_TIME_TO_FIRST_CHUNK,
+    )
+
     def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
-        response_id, ttfc, extra, request, response = (
-            variable[0],
-            variable[6],
-            variable[7],
-            variable[8],
-            variable[9],
-        )
+        extra, captured, response = variable[7:]
         attributes: dict[str, AttributeValue] = {}
-        if response_id is not None:
-            attributes[genai.RESPONSE_ID] = response_id
-        if ttfc is not None:
-            attributes[genai.RESPONSE_TIME_TO_FIRST_CHUNK] = ttfc
-        _usage_attributes(variable[1:6], attributes)
-        if request is not None and (messages := genai.input_messages(request)) is not None:
-            attributes[genai.INPUT_MESSAGES] = messages
-        if response is not None and (messages := genai.output_messages(response)) is not None:
-            attributes[genai.OUTPUT_MESSAGES] = messages
+        if captured is not None:
+            route, request = captured
+            if (instructions := content.system_instructions(route, request)) is not None:
+                attributes[genai.SYSTEM_INSTRUCTIONS] = instructions
+            if (messages := content.input_messages(route, request)) is not None:
+                attributes[genai.INPUT_MESSAGES] = messages
+            if response is not None and (messages := content.output_messages(route, response)) is not None:
+                attributes[genai.OUTPUT_MESSAGES] = messages
         if extra:
             attributes.update(extra)
         return attributes
@@ -133,6 +138,8 @@ class _UpstreamShape:
             attributes[genai.ERROR_TYPE] = error_type
         return attributes
 
+    variable_names: tuple[str, ...] = ()
+
     def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
         return {}
 
@@ -141,61 +148,91 @@ REQUEST = shape_number(_RequestShape())
 UPSTREAM = shape_number(_UpstreamShape())
 
 
-def request_values(exchange: Exchange, capture_content: bool) -> tuple[Fixed, tuple[Any, ...]]:
-    """The snapshot of a finished ``exchange`` its span is made of."""
+def request_span(exchange: Exchange, capture_content: bool, span: InFlight, end_ns: int) -> FrozenSpan:
+    """The finished span of ``exchange``, started as ``span``: its ids and times, and the snapshot of
+    the values it is made of."""
     llm = exchange.protocol == "llm"
     request = exchange.request
-    fixed = (
-        REQUEST,
-        exchange.protocol,
-        exchange.operation,
-        exchange.target,
-        exchange.route,
-        exchange.status,
-        exchange.backend,
-        exchange.provider,
-        exchange.stream,
-        exchange.response_model,
-        tuple(exchange.finish_reasons) if exchange.finish_reasons else None,
-        exchange.error_type,
-        genai.request_parameters(request) if llm and request is not None else None,
-    )
+    first_chunk = exchange.first_chunk
     usage = exchange.usage
-    variable = (
-        exchange.response_id,
-        usage.input_tokens,
-        usage.output_tokens,
-        usage.cache_read_input_tokens,
-        usage.cache_creation_input_tokens,
-        usage.reasoning_output_tokens,
-        exchange.time_to_first_chunk_s,
-        exchange.attributes or None,
-        request if capture_content and llm else None,
-        exchange.response if capture_content and llm else None,
-    )
-    return _interned(fixed), variable
-
-
-def upstream_values(exchange: Exchange, call: UpstreamCall) -> Fixed:
-    """The snapshot of an ended upstream ``call`` its span is made of."""
-    return _interned(
+    return (
+        span[0],
+        span[1],
+        span[2],
+        SERVER,
+        span[3],
+        end_ns,
+        exchange.error_type is not None,
+        span[4],
+        span[5],
+        _interned(
+            (
+                REQUEST,
+                exchange.protocol,
+                exchange.operation,
+                exchange.target,
+                exchange.route,
+                exchange.status,
+                exchange.backend,
+                exchange.provider,
+                exchange.stream,
+                exchange.response_model,
+                tuple(exchange.finish_reasons) if exchange.finish_reasons else None,
+                exchange.error_type,
+                genai.parameter_values(request) if llm and request is not None else None,
+            )
+        ),
         (
-            UPSTREAM,
-            exchange.protocol,
-            exchange.operation,
-            exchange.provider,
-            call.model,
-            call.backend,
-            call.url,
-            call.target,
-            call.status,
-            call.error_type,
-        )
+            exchange.response_id,
+            usage.input_tokens,
+            usage.output_tokens,
+            usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.reasoning_output_tokens,
+            None if first_chunk is None else first_chunk - exchange.started,
+            exchange.attributes or None,
+            (exchange.route, request) if capture_content and llm and request is not None else None,
+            exchange.response if capture_content and llm else None,
+        ),
     )
 
 
-# Equal snapshots share one tuple: a span waiting for export keeps one or two containers of its
-# own alive (its record and `variable` values), not a dozen, for the garbage collector to track.
+def upstream_span(
+    exchange: Exchange, call: UpstreamCall, parent: InFlight, span_id: int, start_ns: int, end_ns: int
+) -> FrozenSpan:
+    """The finished span of an upstream ``call``, child of ``exchange``'s span ``parent``."""
+    return (
+        parent[0],
+        span_id,
+        parent[1],
+        CLIENT,
+        start_ns,
+        end_ns,
+        call.error_type is not None,
+        False,
+        parent[5],
+        _interned(
+            (
+                UPSTREAM,
+                exchange.protocol,
+                exchange.operation,
+                exchange.provider,
+                call.model,
+                call.backend,
+                call.url,
+                call.target,
+                call.status,
+                call.error_type,
+            )
+        ),
+        None,
+    )
+
+
+# Equal snapshots share one tuple: a span waiting for export is then a tuple of plain values and
+# old, untracked tuples, which the garbage collector stops tracking at its first pass (a new
+# nested tuple would keep it tracked for a pass or two more, and queued spans would be traversed
+# by every collection until then).
 _INTERNED: dict[Fixed, Fixed] = {}
 _INTERN_LIMIT = 4096
 
@@ -211,18 +248,3 @@ def _interned(fixed: Fixed) -> Fixed:
         _INTERNED.clear()
     _INTERNED[fixed] = fixed
     return fixed
-
-
-_USAGE_NAMES = (
-    genai.USAGE_INPUT_TOKENS,
-    genai.USAGE_OUTPUT_TOKENS,
-    genai.USAGE_CACHE_READ_INPUT_TOKENS,
-    genai.USAGE_CACHE_CREATION_INPUT_TOKENS,
-    genai.USAGE_REASONING_OUTPUT_TOKENS,
-)
-
-
-def _usage_attributes(usage: tuple[Any, ...], attributes: dict[str, AttributeValue]) -> None:
-    for name, value in zip(_USAGE_NAMES, usage, strict=True):
-        if value is not None:
-            attributes[name] = value

@@ -9,12 +9,17 @@ and A2A ones). ``tests/agentgw/telemetry/test_names.py`` checks them against the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import itemgetter
 from typing import Any
 
-import orjson
 from opentelemetry.util.types import AttributeValue
 
-__all__ = ["input_messages", "output_messages", "provider_name", "request_parameters"]
+__all__ = [
+    "ParameterValues",
+    "parameter_values",
+    "provider_name",
+    "request_parameters",
+]
 
 OPERATION_NAME = "gen_ai.operation.name"
 PROVIDER_NAME = "gen_ai.provider.name"
@@ -32,6 +37,7 @@ USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 TOKEN_TYPE = "gen_ai.token.type"
 INPUT_MESSAGES = "gen_ai.input.messages"
 OUTPUT_MESSAGES = "gen_ai.output.messages"
+SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 TOOL_NAME = "gen_ai.tool.name"
 PROMPT_NAME = "gen_ai.prompt.name"
 ERROR_TYPE = "error.type"
@@ -84,17 +90,36 @@ _REQUEST_PARAMETERS: dict[str, tuple[str, type | tuple[type, ...]]] = {
 
 
 _PARAMETER_FIELDS = frozenset(_REQUEST_PARAMETERS)
+# A set of fields a body sets -> those fields in one order, and the getter of their values.
+_GETTERS: dict[frozenset[str], tuple[tuple[str, ...], itemgetter[Any]]] = {}
+
+ParameterValues = tuple[tuple[str, ...], Any]
+"""The request-parameter fields a body sets, and their values as the body has them (a single value
+when there is one field, else a tuple): see :func:`parameter_values`."""
 
 
-def request_parameters(request: Mapping[str, Any]) -> tuple[tuple[str, AttributeValue], ...] | None:
-    """The ``gen_ai.request.*`` attributes of a request body, as (name, value) pairs.
+def parameter_values(request: Mapping[str, Any]) -> ParameterValues | None:
+    """The request-parameter fields ``request`` sets, with their values unchecked (request path).
 
-    The body's keys are intersected with the table's in one set operation: most bodies set one or
-    two of the dozen parameters. Their order follows the set's, which attributes do not depend on.
+    The body's keys are intersected with the table's in one set operation (most bodies set one or
+    two of the dozen parameters), and the values taken by one cached ``itemgetter``; checking and
+    converting them is left to :func:`request_parameters`, at export time.
     """
+    fields = _PARAMETER_FIELDS.intersection(request)
+    if not fields:
+        return None
+    found = _GETTERS.get(fields)
+    if found is None:  # at most one per subset of the table's dozen fields
+        names = tuple(fields)
+        found = _GETTERS[fields] = (names, itemgetter(*names))
+    return found[0], found[1](request)
+
+
+def request_parameters(values: ParameterValues) -> tuple[tuple[str, AttributeValue], ...] | None:
+    """The ``gen_ai.request.*`` attributes of a body's :func:`parameter_values`, as (name, value) pairs."""
+    fields, field_values = values
     found: list[tuple[str, AttributeValue]] = []
-    for field in _PARAMETER_FIELDS.intersection(request):
-        value = request[field]
+    for field, value in zip(fields, (field_values,) if len(fields) == 1 else field_values, strict=True):
         name, types = _REQUEST_PARAMETERS[field]
         if not isinstance(value, types) or isinstance(value, bool):
             continue
@@ -106,48 +131,3 @@ def request_parameters(request: Mapping[str, Any]) -> tuple[tuple[str, Attribute
         elif isinstance(value, int | float) and (field != "n" or value != 1):
             found.append((name, value))
     return tuple(found) if found else None
-
-
-def input_messages(request: Mapping[str, Any]) -> str | None:
-    """``gen_ai.input.messages`` (JSON, the conventions' parts form) from a chat request body."""
-    messages = request.get("messages")
-    if not isinstance(messages, list):
-        return None
-    converted = [
-        {"role": m.get("role"), "parts": _parts(m.get("content"))} for m in messages if isinstance(m, dict)
-    ]
-    return orjson.dumps(converted).decode()
-
-
-def output_messages(response: Mapping[str, Any]) -> str | None:
-    """``gen_ai.output.messages`` (JSON) from a non-streamed chat completion."""
-    choices = response.get("choices")
-    if not isinstance(choices, list):
-        return None
-    converted = []
-    for choice in choices:
-        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
-            continue
-        message = choice["message"]
-        converted.append(
-            {
-                "role": message.get("role", "assistant"),
-                "parts": _parts(message.get("content")),
-                "finish_reason": choice.get("finish_reason"),
-            }
-        )
-    return orjson.dumps(converted).decode()
-
-
-def _parts(content: Any) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    if isinstance(content, list):
-        parts: list[dict[str, Any]] = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                parts.append({"type": "text", "content": part.get("text")})
-            elif isinstance(part, dict):
-                parts.append({"type": str(part.get("type"))})
-        return parts
-    return []

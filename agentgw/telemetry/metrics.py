@@ -5,8 +5,9 @@ Why not the OpenTelemetry SDK's ``MeterProvider`` on the request path: measured 
 a lock, exemplar sampling), and a request records five to seven values, about 40 µs, against the
 gateway's 75-100 µs of CPU for a whole proxied chat completion: far over the 5% budget of issue 9.
 Here a record is a dict lookup on a flat tuple of label values, a bisect and a few additions (well
-under 1 µs),
-all on the event loop thread, so no lock is needed. The instruments keep the semantic conventions'
+under 1 µs), all on the event loop thread, so no lock is needed. An LLM request's GenAI histograms
+(duration, input and output tokens, time to first chunk) share their labels but for the token type
+and ``error.type``: :meth:`MetricSet.llm_series` finds all of their series with one lookup. The instruments keep the semantic conventions'
 names, units and bucket boundaries; readers take cumulative snapshots: :class:`PrometheusCollector`
 for ``/metrics`` and :meth:`MetricSet.metrics_data` for the SDK's OTLP exporter.
 """
@@ -42,6 +43,7 @@ __all__ = [
     "Counter",
     "Gauge",
     "Histogram",
+    "LLMSeries",
     "LabelValues",
     "MetricSet",
     "PrometheusCollector",
@@ -55,6 +57,7 @@ LabelValues = tuple[AttributeValue | None, ...]
 """A series' label values in its instrument's ``labels`` order, ``None`` for an absent label."""
 
 _SERIES_LIMIT = 2000
+_LLM_GROUP_LIMIT = 4 * _SERIES_LIMIT  # groups are a cache: past this, a group is made per request
 _OVERFLOW: LabelValues = ("otel.metric.overflow",)
 
 # GenAI semantic conventions, gen-ai-metrics.md: ExplicitBucketBoundaries advice.
@@ -64,15 +67,29 @@ DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 
 MCP_DURATION_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 
 
-class _HistogramSeries:
-    __slots__ = ("count", "counts", "max", "min", "sum")
+class HistogramSeries:
+    """One series of a :class:`Histogram`: bucket counts, sum, min and max."""
 
-    def __init__(self, buckets: int) -> None:
-        self.counts = [0] * buckets
-        self.count = 0
+    __slots__ = ("bounds", "counts", "max", "min", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
         self.sum = 0.0
         self.min = float("inf")
         self.max = float("-inf")
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)  # read at collection only: not kept up to date on every record
+
+    def record(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
 
 
 class Histogram:
@@ -92,21 +109,61 @@ class Histogram:
         self.description = description
         self.labels = labels
         self.bounds = tuple(float(b) for b in bounds)
-        self.series: dict[LabelValues, _HistogramSeries] = {}
+        self.series: dict[LabelValues, HistogramSeries] = {}
 
     def record(self, value: float, labels: LabelValues) -> None:
         series = self.series.get(labels)
         if series is None:
+            series = self.series_of(labels)
+        series.record(value)
+
+    def series_of(self, labels: LabelValues) -> HistogramSeries:
+        """The series of ``labels``, made if new (the overflow series past the series limit)."""
+        series = self.series.get(labels)
+        if series is None:
             if len(self.series) >= _SERIES_LIMIT:
                 labels = _OVERFLOW
-            series = self.series.setdefault(labels, _HistogramSeries(len(self.bounds) + 1))
-        series.counts[bisect_left(self.bounds, value)] += 1
-        series.count += 1
-        series.sum += value
-        if value < series.min:
-            series.min = value
-        if value > series.max:
-            series.max = value
+            series = self.series.setdefault(labels, HistogramSeries(self.bounds))
+        return series
+
+
+class LLMSeries:
+    """The series of an LLM request's GenAI histograms for one set of labels.
+
+    The duration series is made with the group; the others when first recorded (an embeddings
+    model has no output tokens, an unstreamed one no first chunk: no empty series is exported).
+    """
+
+    __slots__ = ("_first_chunk", "_input", "_labels", "_metrics", "_output", "duration")
+
+    def __init__(self, metrics: MetricSet, labels: LabelValues, error: str | None) -> None:
+        self._metrics = metrics
+        self._labels = labels
+        self.duration = metrics.operation_duration.series_of((*labels, error))
+        self._input: HistogramSeries | None = None
+        self._output: HistogramSeries | None = None
+        self._first_chunk: HistogramSeries | None = None
+
+    def record(
+        self, duration: float, input_tokens: int | None, output_tokens: int | None, first_chunk: float | None
+    ) -> None:
+        """One request's values; ``None`` for one it does not have."""
+        self.duration.record(duration)
+        if input_tokens is not None:
+            series = self._input
+            if series is None:
+                series = self._input = self._metrics.token_usage.series_of((*self._labels, "input"))
+            series.record(input_tokens)
+        if output_tokens is not None:
+            series = self._output
+            if series is None:
+                series = self._output = self._metrics.token_usage.series_of((*self._labels, "output"))
+            series.record(output_tokens)
+        if first_chunk is not None:
+            series = self._first_chunk
+            if series is None:
+                series = self._first_chunk = self._metrics.time_to_first_chunk.series_of(self._labels)
+            series.record(first_chunk)
 
 
 class Counter:
@@ -122,10 +179,14 @@ class Counter:
         self.series: dict[LabelValues, int] = {}
 
     def add(self, value: int, labels: LabelValues) -> None:
+        # Two hashes of the label tuple (a tuple does not cache its hash), not three.
         series = self.series
-        if labels not in series and len(series) >= _SERIES_LIMIT:
-            labels = _OVERFLOW
-        series[labels] = series.get(labels, 0) + value
+        count = series.get(labels)
+        if count is None:
+            if len(series) >= _SERIES_LIMIT:
+                labels = _OVERFLOW
+            count = series.get(labels, 0)
+        series[labels] = count + value
 
 
 class Gauge:
@@ -232,6 +293,8 @@ class MetricSet:
             ("agentgw.upstream.kind", "agentgw.upstream.name"),
             lambda: self.upstream_health(),
         )
+        self.llm: dict[tuple[str, str | None, str | None, str | None, str | None], LLMSeries] = {}
+        """:meth:`llm_series` by its arguments (the provider as configured, not yet mapped)."""
         self.instruments: tuple[Instrument, ...] = (
             self.token_usage,
             self.operation_duration,
@@ -241,6 +304,21 @@ class MetricSet:
             self.upstream_requests,
             self.upstream_up,
         )
+
+    def llm_series(
+        self,
+        key: tuple[str, str | None, str | None, str | None, str | None],
+        labels: LabelValues,
+    ) -> LLMSeries:
+        """The series of the GenAI histograms for ``labels`` (operation, provider name, request
+        model, response model) and ``key[-1]`` (``error.type``), kept in :attr:`llm` under ``key``.
+
+        A request looks its group up in :attr:`llm` first and calls this only when it is missing.
+        """
+        group = LLMSeries(self, labels, key[-1])
+        if len(self.llm) < _LLM_GROUP_LIMIT:
+            self.llm[key] = group
+        return group
 
     def metrics_data(self, resource: Resource) -> MetricsData:
         """A cumulative snapshot in the SDK's data model, for an OTLP ``MetricExporter`` or reader."""
@@ -266,7 +344,7 @@ class MetricSet:
                             max=s.max,
                         )
                         for labels, s in series
-                        if isinstance(s, _HistogramSeries)
+                        if isinstance(s, HistogramSeries)
                     ],
                     aggregation_temporality=AggregationTemporality.CUMULATIVE,
                 )

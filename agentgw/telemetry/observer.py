@@ -22,17 +22,18 @@ from collections.abc import Callable
 
 from agentgw.exchange import Exchange, UpstreamCall
 from agentgw.telemetry.access_log import access_record
-from agentgw.telemetry.exchange_spans import request_values, upstream_values
+from agentgw.telemetry.exchange_spans import request_span, upstream_span
 from agentgw.telemetry.genai import MCP_PROTOCOL_VERSION, PROMPT_NAME, TOOL_NAME, provider_name
-from agentgw.telemetry.marks import mark_observed
 from agentgw.telemetry.metrics import MetricSet
 from agentgw.telemetry.propagation import TraceParent, continue_from
-from agentgw.telemetry.spans import CLIENT, SERVER, SpanRecord, SpanSink, child_of
+from agentgw.telemetry.spans import InFlight, SpanSink
 
 __all__ = ["TelemetryObserver"]
 
 _KEY = "telemetry"
 _NS = 1_000_000_000
+_random_bits = random.getrandbits
+_time_ns = time.time_ns
 
 
 class TelemetryObserver:
@@ -62,40 +63,62 @@ class TelemetryObserver:
         state = exchange.state
         if _KEY in state:
             return
-        mark_observed()
         headers = exchange.headers
         parent = continue_from(headers) if "traceparent" in headers else None
-        if self._spans is None or not self._sampled(parent):
+        if self._spans is None:
             state[_KEY] = parent
             return
-        state[_KEY] = child_of(parent, SERVER, int(exchange.started_at * _NS))
+        # The span in flight is a plain tuple (InFlight), not an object: building one costs less
+        # than the rest of the span's request-path work. Not sampled: the client's TraceParent.
+        if parent is None:
+            if not (self._sample_all or _random_bits(64) < self._sample_below):
+                state[_KEY] = None
+                return
+            state[_KEY] = (
+                _random_bits(128) or 1,
+                _random_bits(64) or 1,
+                None,
+                int(exchange.started_at * _NS),
+                False,
+                "",
+            )
+        elif parent.sampled:
+            state[_KEY] = (
+                parent.trace_id,
+                _random_bits(64) or 1,
+                parent.span_id,
+                int(exchange.started_at * _NS),
+                True,
+                parent.tracestate,
+            )
+        else:
+            state[_KEY] = parent
+            return
         if self._capture_content:
             exchange.capture_content = True
 
     def upstream_start(self, exchange: Exchange, call: UpstreamCall) -> None:
-        span: SpanRecord | TraceParent | None = exchange.state.get(_KEY)
+        span: InFlight | TraceParent | None = exchange.state.get(_KEY)
         if span is None:
             return
-        if type(span) is not SpanRecord:
-            assert isinstance(span, TraceParent)
+        if isinstance(span, TraceParent):  # not sampled: the client's context, passed on
             call.headers["traceparent"] = span.header
             if span.tracestate:
                 call.headers["tracestate"] = span.tracestate
             return
-        child = child_of(span, CLIENT, time.time_ns())
-        call.state[_KEY] = child
-        call.headers["traceparent"] = child.traceparent
-        if child.trace_state:
-            call.headers["tracestate"] = child.trace_state
+        span_id = _random_bits(64) or 1
+        call.state[_KEY] = (span_id, _time_ns())
+        call.headers["traceparent"] = f"00-{span[0].to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}-01"
+        if span[5]:
+            call.headers["tracestate"] = span[5]
 
     def upstream_end(self, exchange: Exchange, call: UpstreamCall) -> None:
-        child: SpanRecord | None = call.state.pop(_KEY, None)
+        child: tuple[int, int] | None = call.state.pop(_KEY, None)
         if child is not None:
             assert self._spans is not None
-            child.end_ns = time.time_ns()
-            child.fixed = upstream_values(exchange, call)
-            child.error = call.error_type is not None
-            self._spans.add(child)
+            self._spans.add(
+                upstream_span(exchange, call, exchange.state[_KEY], child[0], child[1], _time_ns())
+            )
         if exchange.protocol == "a2a" and self.agent_outcome is not None:
             self.agent_outcome(call.backend, call.error_type)
         if self._metrics is not None:
@@ -107,24 +130,21 @@ class TelemetryObserver:
         state = exchange.state
         if _KEY not in state:
             self.start(exchange)
-        span: SpanRecord | TraceParent | None = state[_KEY]
+        span: InFlight | TraceParent | None = state[_KEY]
         trace_id: int | None = None
         if span is not None:
-            trace_id = span.trace_id
-            if type(span) is SpanRecord:
+            trace_id = span[0]
+            if not isinstance(span, TraceParent):
                 assert self._spans is not None
-                span.end_ns = time.time_ns()
-                span.fixed, span.variable = request_values(exchange, self._capture_content)
-                span.error = exchange.error_type is not None
-                self._spans.add(span)
+                self._spans.add(request_span(exchange, self._capture_content, span, _time_ns()))
         if self._metrics is not None:
             self._record_metrics(self._metrics, exchange)
         if self._access_log is not None:
             self._access_log.info(access_record(exchange, trace_id).decode())
 
     def rejected(self, exchange: Exchange) -> None:
-        """A request refused before any route took it (:mod:`agentgw.telemetry.rejections`): counted
-        and logged; it has no span, no operation having started."""
+        """A request refused before any route took it (:mod:`agentgw.refusals`): counted and logged;
+        it has no span, no operation having started."""
         if self._metrics is not None:
             self._metrics.requests.add(
                 1, (exchange.protocol, exchange.route, exchange.status, exchange.team, exchange.error_type)
@@ -132,33 +152,30 @@ class TelemetryObserver:
         if self._access_log is not None:
             self._access_log.info(access_record(exchange, None).decode())
 
-    def _sampled(self, parent: TraceParent | None) -> bool:
-        if parent is not None:
-            return parent.sampled
-        return self._sample_all or random.getrandbits(64) < self._sample_below
-
     def _record_metrics(self, metrics: MetricSet, exchange: Exchange) -> None:
         protocol, error = exchange.protocol, exchange.error_type
         duration = exchange.duration_s
         metrics.requests.add(1, (protocol, exchange.route, exchange.status, exchange.team, error))
         if protocol == "llm":
-            operation, model, response_model = exchange.operation, exchange.target, exchange.response_model
-            provider = exchange.provider
-            if provider is not None:
-                provider = provider_name(provider)
-            metrics.operation_duration.record(duration, (operation, provider, model, response_model, error))
-            usage = exchange.usage
-            if usage.input_tokens is not None:
-                metrics.token_usage.record(
-                    usage.input_tokens, (operation, provider, model, response_model, "input")
-                )
-            if usage.output_tokens is not None:
-                metrics.token_usage.record(
-                    usage.output_tokens, (operation, provider, model, response_model, "output")
-                )
-            if exchange.first_chunk is not None:
-                ttfc = exchange.first_chunk - exchange.started
-                metrics.time_to_first_chunk.record(ttfc, (operation, provider, model, response_model))
+            # One lookup for the series of all four GenAI histograms (MetricSet.llm_series).
+            operation, provider, model, response_model = (
+                exchange.operation,
+                exchange.provider,
+                exchange.target,
+                exchange.response_model,
+            )
+            key = (operation, provider, model, response_model, error)
+            series = metrics.llm.get(key)
+            if series is None:
+                name = provider_name(provider) if provider is not None else None
+                series = metrics.llm_series(key, (operation, name, model, response_model))
+            usage, first_chunk = exchange.usage, exchange.first_chunk
+            series.record(
+                duration,
+                usage.input_tokens,
+                usage.output_tokens,
+                first_chunk - exchange.started if first_chunk is not None else None,
+            )
         elif protocol == "mcp":
             attributes = exchange.attributes
             metrics.mcp_operation_duration.record(

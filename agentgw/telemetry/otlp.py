@@ -5,8 +5,11 @@ The message is small and fixed (opentelemetry-proto ``trace/v1/trace.proto``, ``
 fixed64, length-delimited) rather than through generated classes, several times faster than the
 SDK's encoder (measured by ``python bench/run.py telemetry``). A span's name and the attributes made
 of its ``fixed`` values are encoded once per distinct value and cached (protobuf fields may come in
-any order, so the cached block is spliced in as is). ``tests/agentgw/telemetry`` decodes the output
-with the official ``opentelemetry-proto`` classes.
+any order, so the cached block is spliced in as is), with a ``struct`` packer that writes the
+span's ids, times and flags and that block in one call; the leading ``variable`` values are written
+from cached key prefixes (token counts: whole cached fields), without building an attribute dict.
+``tests/agentgw/telemetry`` decodes the output with the official ``opentelemetry-proto`` classes,
+and checks it against the attributes the SDK path builds for the same span.
 
 Spans are queued as they end (bounded; overflow is dropped and counted), and encoded and sent in
 batches of up to 512 by one background task, POSTed over the gateway's own keep-alive HTTP/1.1 client
@@ -20,14 +23,14 @@ import asyncio
 import contextlib
 import logging
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry.util.types import AttributeValue
 
-from agentgw.telemetry.spans import Fixed, FrozenSpan, SpanRecord, shape
+from agentgw.telemetry.spans import Fixed, FrozenSpan, SpanShape, shape
 from agentgw.upstream.pool import HTTPPool, PoolTimeouts, UpstreamConnectError, UpstreamReadError
 
-__all__ = ["OTLPSpanSink", "encode_frozen", "encode_span", "encode_spans"]
+__all__ = ["OTLPSpanSink", "encode_frozen", "encode_spans"]
 
 log = logging.getLogger("agentgw")
 
@@ -36,8 +39,6 @@ _BATCH = 512
 _QUEUE_LIMIT = 16384
 _FLUSH_S = 1.0
 _pack_double = struct.Struct("<d").pack
-_pack_fixed64 = struct.Struct("<Q").pack
-_pack_fixed32 = struct.Struct("<I").pack
 # Span.flags (trace.proto): the W3C sampled flag, and whether the parent is remote.
 _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
@@ -49,6 +50,8 @@ _ONE_BYTE = [bytes((i,)) for i in range(0x80)]
 def _varint(value: int) -> bytes:
     if value < 0x80:
         return _ONE_BYTE[value]
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -81,13 +84,41 @@ def _any_value(value: object) -> bytes:
     return _string(1, str(value))
 
 
-# Encoded KeyValue fields of booleans and small ints (flags, token counts, statuses), and of keys.
-_VALUES: dict[tuple[int, str, type, int], bytes] = {}
+# Encoded keys (KeyValue.key fields), and of span attributes (Span.attributes fields) the parts
+# that depend on the key alone: the prefix of an int value's field by its varint's length, of a
+# short string's by its length, a bool's whole field by its value.
 _KEYS: dict[str, bytes] = {}
+_INT_PREFIXES: dict[str, list[bytes]] = {}
+_STR_PREFIXES: dict[str, list[bytes]] = {}
+# The whole field of a variable int attribute (token counts), by key then value.
+_INT_ATTRIBUTES: dict[str, dict[int, bytes]] = {}
+_INT_CACHE_LIMIT = 1024
+_BOOLS: dict[tuple[str, bool], bytes] = {}
 _CACHE_LIMIT = 4096
 # A span's name and the attributes made of its `fixed` values, encoded once per distinct `fixed`:
-# a traced request's spans then cost a dict lookup for most of their bytes.
-_FIXED: dict[Fixed, bytes] = {}
+# a traced request's spans then cost a dict lookup for most of their bytes. Keyed by identity: equal
+# values are one tuple (interned when the span is recorded, see `exchange_spans`), and an id costs
+# less than hashing a dozen values again; the entry holds the tuple, so its id is not reused while
+# the entry lasts.
+_FixedEntry = tuple[
+    tuple[str, ...],
+    tuple[int, ...],
+    SpanShape,
+    Fixed,
+    bytes,
+    Callable[..., bytes],
+    Callable[..., bytes],
+    bytes,
+    Callable[..., bytes],
+    bytes,
+    Callable[..., bytes],
+]
+"""What the encoder keeps of a ``fixed`` value: its shape's variable names and their indexes, the
+shape, the value itself, its encoded name and attributes, and the packers of a root span's and a
+child span's fixed-size fields followed by them (then the span tag of each, and the packer of the
+whole span, tag first)."""
+_FIXED: dict[int, _FixedEntry] = {}
+_SPAN_ATTRIBUTE = 9 << 3 | 2
 
 
 def _key(key: str) -> bytes:
@@ -99,19 +130,76 @@ def _key(key: str) -> bytes:
     return encoded
 
 
-def _attribute(number: int, key: str, value: object) -> bytes:
-    if isinstance(value, str):  # the common case (ids, names): AnyValue.string_value written inline
-        text = value.encode()
-        any_value = b"\x0a" + _varint(len(text)) + text
-        return _field(number, _key(key) + b"\x12" + _varint(len(any_value)) + any_value)
-    if isinstance(value, int) and -1 < value < 1024:  # flags, statuses, small token counts
-        cache_key = (number, key, type(value), value)  # True == 1: the type tells them apart
-        encoded = _VALUES.get(cache_key)
+def _int_prefixes(key: str) -> list[bytes]:
+    # By the value's varint length n (1..10): Span.attributes tag and length, the key, then
+    # KeyValue.value (AnyValue) tag and length, and AnyValue.int_value's tag.
+    encoded = _key(key)
+    prefixes = [b""] + [
+        _varint(_SPAN_ATTRIBUTE)
+        + _varint(len(encoded) + 3 + n)
+        + encoded
+        + b"\x12"
+        + _varint(1 + n)
+        + b"\x18"
+        for n in range(1, 11)
+    ]
+    if len(_INT_PREFIXES) < _CACHE_LIMIT:
+        _INT_PREFIXES[key] = prefixes
+    return prefixes
+
+
+def _str_prefixes(key: str) -> list[bytes]:
+    # By the UTF-8 length n of a value short enough for every length to fit in one byte:
+    # Span.attributes tag and length, the key, KeyValue.value's tag and length, and
+    # AnyValue.string_value's tag and length.
+    encoded = _key(key)
+    prefixes = [
+        b"\x4a"
+        + _ONE_BYTE[len(encoded) + n + 4]
+        + encoded
+        + b"\x12"
+        + _ONE_BYTE[n + 2]
+        + b"\x0a"
+        + _ONE_BYTE[n]
+        for n in range(0x7C - len(encoded))
+    ]
+    if len(_STR_PREFIXES) < _CACHE_LIMIT:
+        _STR_PREFIXES[key] = prefixes
+    return prefixes
+
+
+def _span_attribute(key: str, value: object) -> bytes:
+    """A ``Span.attributes`` field; ints, strings and bools (most attributes) from cached prefixes."""
+    kind = type(value)
+    if kind is str:
+        text: bytes = value.encode()  # type: ignore[attr-defined]
+        prefixes = _STR_PREFIXES.get(key) or _str_prefixes(key)
+        if len(text) < len(prefixes):
+            return prefixes[len(text)] + text
+        return _field(9, _key(key) + _field(2, _string(1, value)))  # type: ignore[arg-type]
+    if kind is int:
+        number: int = value  # type: ignore[assignment]
+        if -1 < number < 0x80:
+            return (_INT_PREFIXES.get(key) or _int_prefixes(key))[1] + _ONE_BYTE[number]
+        if 0 < number < 0x4000:
+            return (_INT_PREFIXES.get(key) or _int_prefixes(key))[2] + bytes(
+                (number & 0x7F | 0x80, number >> 7)
+            )
+        encoded_value = _varint(number & 0xFFFFFFFFFFFFFFFF)
+        return (_INT_PREFIXES.get(key) or _int_prefixes(key))[len(encoded_value)] + encoded_value
+    if kind is bool:
+        encoded = _BOOLS.get((key, value))  # type: ignore[arg-type]
         if encoded is None:
-            encoded = _field(number, _key(key) + _field(2, _any_value(value)))
-            if len(_VALUES) < _CACHE_LIMIT:
-                _VALUES[cache_key] = encoded
+            encoded = _field(9, _key(key) + _field(2, _any_value(value)))
+            if len(_BOOLS) < _CACHE_LIMIT:
+                _BOOLS[(key, value)] = encoded  # type: ignore[index]
         return encoded
+    return _field(9, _key(key) + _field(2, _any_value(value)))
+
+
+def _attribute(number: int, key: str, value: object) -> bytes:
+    if number == 9:
+        return _span_attribute(key, value)
     return _field(number, _key(key) + _field(2, _any_value(value)))
 
 
@@ -119,58 +207,163 @@ def _attributes(number: int, attributes: Mapping[str, object]) -> bytes:
     return b"".join([_attribute(number, k, v) for k, v in attributes.items() if v is not None])
 
 
-def _fixed_fields(fixed: Fixed) -> bytes:
-    try:
-        encoded = _FIXED.get(fixed)
-    except TypeError:  # a value that cannot be a key (a list): encoded each time
-        encoded = None
-        cacheable = False
-    else:
-        cacheable = True
-    if encoded is None:
-        kind = shape(fixed[0])
-        encoded = _string(5, kind.name(fixed)) + _attributes(9, kind.fixed_attributes(fixed))
-        if cacheable:
-            if len(_FIXED) >= _CACHE_LIMIT:  # many distinct values (models, targets): start over
-                _FIXED.clear()
-            _FIXED[fixed] = encoded
+def _span_attributes(attributes: Mapping[str, object]) -> bytes:
+    return b"".join([_span_attribute(k, v) for k, v in attributes.items() if v is not None])
+
+
+def _int_attribute(key: str, value: int) -> bytes:
+    encoded = _span_attribute(key, value)
+    cache = _INT_ATTRIBUTES[key]
+    if len(cache) < _INT_CACHE_LIMIT:
+        cache[value] = encoded
     return encoded
 
 
-def encode_frozen(span: FrozenSpan) -> bytes:
-    """A finished span (:meth:`SpanRecord.frozen`) as a ``ScopeSpans.spans`` field."""
-    trace_id, span_id, parent_id, kind, start_ns, end_ns, error, remote, trace_state, fixed, variable = span
-    head = b"\x0a\x10" + trace_id.to_bytes(16, "big") + b"\x12\x08" + span_id.to_bytes(8, "big")
-    if trace_state:
-        head += _string(3, trace_state)
-    if parent_id is not None:
-        head += b"\x22\x08" + parent_id.to_bytes(8, "big")
-    attributes = shape(fixed[0]).variable_attributes(variable) if variable else None
-    body = b"".join(
-        (
-            head,
-            _fixed_fields(fixed),
-            _KINDS[kind],
-            b"\x39" + _pack_fixed64(start_ns),
-            b"\x41" + _pack_fixed64(end_ns),
-            _attributes(9, attributes) if attributes else b"",
-            _ERROR_STATUS if error else b"",
-            _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
-        )
+def _fixed_entry(fixed: Fixed) -> _FixedEntry:
+    span_shape = shape(fixed[0])
+    names = span_shape.variable_names
+    for name in names:
+        _INT_ATTRIBUTES.setdefault(name, {})
+    block = _string(5, span_shape.name(fixed)) + _span_attributes(span_shape.fixed_attributes(fixed))
+    root = struct.Struct(f"<{_ROOT}{len(block)}s")
+    child = struct.Struct(f"<{_CHILD}{len(block)}s")
+    root_tag, child_tag = b"\x12" + _varint(root.size), b"\x12" + _varint(child.size)
+    entry = (
+        names,
+        tuple(range(len(names))),
+        span_shape,
+        fixed,
+        block,
+        root.pack,
+        child.pack,
+        root_tag,
+        struct.Struct(f"<{len(root_tag)}s{_ROOT}{len(block)}s").pack,
+        child_tag,
+        struct.Struct(f"<{len(child_tag)}s{_CHILD}{len(block)}s").pack,
     )
-    return _field(2, body)
+    if len(_FIXED) >= _CACHE_LIMIT:  # many distinct values (models, targets): start over
+        _FIXED.clear()
+    _FIXED[id(fixed)] = entry
+    return entry
 
 
-def encode_span(span: SpanRecord) -> bytes:
-    """``span`` as a ``ScopeSpans.spans`` field (a length-delimited ``Span``)."""
-    return encode_frozen(span.frozen())
+# A span's fixed-size fields, trace_id, span_id and parent_span_id first (big-endian bytes), then
+# kind, start and end times (fixed64, little-endian) and flags (fixed32), and the `fixed` block
+# after them, all in one struct call (each `fixed` value has its struct, see `_FixedEntry`); a span
+# with nothing else, most upstream calls' spans, comes whole out of that call, its own tag and
+# length first. Field order on the wire is free.
+_ROOT = "2s16s2s8s2sBQBQ2sI"
+_CHILD = "2s16s2s8s2s8s2sBQBQ2sI"
+# A Span field's tag and length, by the span's length, for spans of up to 1 KiB (most of them).
+_SPAN_TAGS = [b"\x12" + _varint(size) for size in range(1024)]
+
+
+def encode_frozen(span: FrozenSpan) -> bytes:
+    """A finished span (:data:`~agentgw.telemetry.spans.FrozenSpan`) as a ``ScopeSpans.spans`` field."""
+    trace_id, span_id, parent_id, kind, start_ns, end_ns, error, remote, trace_state, fixed, variable = span
+    entry = _FIXED.get(id(fixed))
+    if entry is None or entry[3] is not fixed:
+        entry = _fixed_entry(fixed)
+    whole = not (trace_state or variable or error)
+    if parent_id is None:
+        if whole:
+            return entry[8](
+                entry[7],
+                b"\x0a\x10",
+                trace_id.to_bytes(16),
+                b"\x12\x08",
+                span_id.to_bytes(8),
+                _KINDS[kind],
+                0x39,
+                start_ns,
+                0x41,
+                end_ns,
+                b"\x85\x01",
+                _LOCAL_FLAGS,
+                entry[4],
+            )
+        head = entry[5](
+            b"\x0a\x10",
+            trace_id.to_bytes(16),
+            b"\x12\x08",
+            span_id.to_bytes(8),
+            _KINDS[kind],
+            0x39,
+            start_ns,
+            0x41,
+            end_ns,
+            b"\x85\x01",
+            _LOCAL_FLAGS,
+            entry[4],
+        )
+    else:
+        if whole:
+            return entry[10](
+                entry[9],
+                b"\x0a\x10",
+                trace_id.to_bytes(16),
+                b"\x12\x08",
+                span_id.to_bytes(8),
+                b"\x22\x08",
+                parent_id.to_bytes(8),
+                _KINDS[kind],
+                0x39,
+                start_ns,
+                0x41,
+                end_ns,
+                b"\x85\x01",
+                _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
+                entry[4],
+            )
+        head = entry[6](
+            b"\x0a\x10",
+            trace_id.to_bytes(16),
+            b"\x12\x08",
+            span_id.to_bytes(8),
+            b"\x22\x08",
+            parent_id.to_bytes(8),
+            _KINDS[kind],
+            0x39,
+            start_ns,
+            0x41,
+            end_ns,
+            b"\x85\x01",
+            _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
+            entry[4],
+        )
+    # The rest in one list joined once: a span is often over 512 bytes, past which each
+    # intermediate bytes object would come from malloc rather than Python's small-object allocator.
+    parts = [b"", head]
+    append = parts.append
+    if trace_state:
+        append(_string(3, trace_state))
+    if variable:
+        names = entry[0]
+        for index in entry[1]:  # by index: cheaper than zip() for a run of mostly None values
+            value = variable[index]
+            if value is None:
+                continue
+            if type(value) is int:  # token counts: the same few values again and again
+                encoded = _INT_ATTRIBUTES[names[index]].get(value)
+                append(encoded if encoded is not None else _int_attribute(names[index], value))
+            else:
+                append(_span_attribute(names[index], value))
+        # The rest through the shape (messages, protocol attributes), only when there is one.
+        count = len(names)
+        if not count or (len(variable) > count and any(variable[count:])):
+            append(_span_attributes(entry[2].variable_attributes(variable)))
+    if error:
+        append(_ERROR_STATUS)
+    size = sum(map(len, parts))
+    parts[0] = _SPAN_TAGS[size] if size < 1024 else b"\x12" + _varint(size)
+    return b"".join(parts)
 
 
 _KINDS = {kind: b"\x30" + _varint(kind) for kind in (1, 2, 3, 4, 5)}
 _ERROR_STATUS = _field(15, b"\x18\x02")  # Status.code = STATUS_CODE_ERROR
 # Span.flags, field 16 fixed32: sampled, "has is_remote", and is_remote for a remote parent.
-_LOCAL_FLAGS = b"\x85\x01" + _pack_fixed32(0x01 | _HAS_IS_REMOTE)
-_REMOTE_FLAGS = b"\x85\x01" + _pack_fixed32(0x01 | _HAS_IS_REMOTE | _IS_REMOTE)
+_LOCAL_FLAGS = 0x01 | _HAS_IS_REMOTE
+_REMOTE_FLAGS = 0x01 | _HAS_IS_REMOTE | _IS_REMOTE
 
 
 def _request(prefix: tuple[bytes, bytes], spans: Iterable[bytes]) -> bytes:
@@ -187,20 +380,20 @@ def _prefix(
 
 
 def encode_spans(
-    spans: Iterable[SpanRecord],
+    spans: Iterable[FrozenSpan],
     resource: Mapping[str, AttributeValue],
     scope_name: str,
     scope_version: str,
 ) -> bytes:
     """An ``ExportTraceServiceRequest`` holding ``spans``, all from one resource and scope."""
-    return _request(_prefix(resource, scope_name, scope_version), (encode_span(span) for span in spans))
+    return _request(_prefix(resource, scope_name, scope_version), [encode_frozen(span) for span in spans])
 
 
 class OTLPSpanSink:
     """Queues finished spans and POSTs them to ``{endpoint}/v1/traces`` in batches, from a background
     task that also encodes them.
 
-    On the request path a span costs one tuple of plain values (:meth:`SpanRecord.frozen`): the
+    On the request path a span costs one tuple of plain values (a :data:`FrozenSpan`): the
     garbage collector stops tracking such a tuple at its first pass, so queued spans do not bring
     the next full collection closer. Encoding is left to the batch: 512 spans in one go, with the
     encoder's code and caches warm, rather than one at a time between two requests' work (in the
@@ -227,12 +420,12 @@ class OTLPSpanSink:
         self._pool: HTTPPool | None = None
         self.dropped = 0
 
-    def add(self, span: SpanRecord) -> None:
+    def add(self, span: FrozenSpan) -> None:
         queue = self._queue
         if len(queue) >= _QUEUE_LIMIT:
             self.dropped += 1
             return
-        queue.append(span.frozen())
+        queue.append(span)
         if len(queue) >= _BATCH:
             self._full.set()
 

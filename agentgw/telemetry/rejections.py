@@ -1,11 +1,10 @@
-"""Requests refused before any route took them: still counted and logged (issue 9).
+"""The record of a request refused before any route took it, for the request metric and the access log.
 
-Authentication (401), the router (404, 405) and the first checks of the MCP endpoint (a missing or
-mismatched header, an unknown session: 400, 404) answer before a route makes an
-:class:`~agentgw.exchange.Exchange`, so no observer hears of them. :class:`RejectionMiddleware`
-wraps the whole app and gives each request a mark (:mod:`agentgw.telemetry.marks`) that
-:meth:`TelemetryObserver.start` sets; a request that ends with an error status unmarked is reported to :meth:`TelemetryObserver.rejected` (the request counter and the access log; no span: no
-operation was started).
+Such a request has no :class:`~agentgw.exchange.Exchange` of a route's making (see
+:mod:`agentgw.refusals` for where they are reported from): :func:`rejection` makes one from the
+ASGI scope, for :meth:`TelemetryObserver.rejected` (the request counter and the access log; no span:
+no operation was started). Its duration is not measured: the refusal is the gateway's own answer,
+and timing every request just in case it is refused is what issue 9 asked to stop paying for.
 
 The route template stays low-cardinality whatever path was asked: ``/v1/chat/completions``-style
 paths keep their known template, the others become their protocol's prefix or ``unmatched``.
@@ -16,14 +15,12 @@ from __future__ import annotations
 import time
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from agentgw.auth.principal import principal_of
 from agentgw.exchange import Exchange, WireProtocol
-from agentgw.telemetry import marks
-from agentgw.telemetry.observer import TelemetryObserver
 
-__all__ = ["RejectionMiddleware"]
+__all__ = ["rejection"]
 
 
 # The routes' own templates; any other path is reported by its protocol's prefix.
@@ -41,36 +38,8 @@ _ERROR_TYPES = {
 }
 
 
-class RejectionMiddleware:
-    """Reports requests answered with a 4xx or 5xx status that no route observed."""
-
-    def __init__(self, app: ASGIApp, *, observer: TelemetryObserver) -> None:
-        self.app = app
-        self._observer = observer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        mark, token = marks.begin()
-        started = time.perf_counter()
-        status = 0
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            marks.end(token)
-            if status >= 400 and not mark.observed:
-                self._observer.rejected(_rejection(scope, status, started))
-
-
-def _rejection(scope: Scope, status: int, started: float) -> Exchange:
+def rejection(scope: Scope, status: int) -> Exchange:
+    """The exchange of a request of ``scope`` answered ``status`` (ended now) before any route took it."""
     path: str = scope["path"]
     protocol: WireProtocol
     if path == "/mcp" or path.startswith("/mcp/"):
@@ -86,9 +55,7 @@ def _rejection(scope: Scope, status: int, started: float) -> Exchange:
         else:
             route = "unmatched"
     now = time.perf_counter()
-    exchange = Exchange(
-        protocol, route, scope["method"], Headers(scope=scope), started, time.time() - (now - started)
-    )
+    exchange = Exchange(protocol, route, scope["method"], Headers(scope=scope), now, time.time())
     principal = principal_of(scope)
     if not principal.anonymous:
         exchange.principal, exchange.team = principal.subject, principal.team

@@ -18,7 +18,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client import CollectorRegistry, generate_latest
-from starlette.middleware import Middleware
+from starlette.types import Scope
 
 from agentgw._version import __version__
 from agentgw.config.telemetry import TelemetryConfig
@@ -27,7 +27,7 @@ from agentgw.telemetry.access_log import configure_access_logger
 from agentgw.telemetry.metrics import MetricSet, PrometheusCollector
 from agentgw.telemetry.observer import TelemetryObserver
 from agentgw.telemetry.otlp import OTLPSpanSink
-from agentgw.telemetry.rejections import RejectionMiddleware
+from agentgw.telemetry.rejections import rejection
 from agentgw.telemetry.spans import SDKSpanSink, SpanSink
 from agentgw.telemetry.upstream_health import UpstreamHealth
 
@@ -129,12 +129,11 @@ class Telemetry:
         self.metrics.upstream_health = health.read
         self.observer.agent_outcome = health.agent_called
 
-    def middleware(self) -> list[Middleware]:
-        """The ASGI middleware telemetry needs around the app (outermost first): requests refused
-        before any route are counted and logged when metrics or the access log are on."""
-        if self.metrics is None and not self.config.access_log:
-            return []
-        return [Middleware(RejectionMiddleware, observer=self.observer)]
+    def refused(self, scope: Scope, status: int) -> None:
+        """Count and log a request answered ``status`` before any route took it (issue 9; the places
+        that refuse so call :func:`agentgw.refusals.refused`, which finds this on the app)."""
+        if self.metrics is not None or self.config.access_log:
+            self.observer.rejected(rejection(scope, status))
 
     def prometheus_text(self) -> bytes:
         """The metrics in the Prometheus text exposition format (0.0.4).

@@ -1,4 +1,4 @@
-"""Spans as plain records, batched off the request path and handed to an exporter.
+"""Spans as plain tuples, batched off the request path and handed to an exporter.
 
 Why not the OpenTelemetry SDK's ``Tracer`` here: measured on this machine (SDK 1.45), a recorded span
 with the GenAI attributes costs about 30 µs on the request path (attribute validation under a lock
@@ -6,13 +6,16 @@ for each attribute, the span and processor machinery) and the SDK's OTLP encoder
 to serialize it; a traced request has two spans, so tracing every request cost more than the whole
 proxied request.
 
-A :class:`SpanRecord` holds only ids, times and the values its attributes are made from; the
-attributes themselves are built when the span is exported, by its :class:`SpanShape`, off the
-request path. The values come in two parts: ``fixed``, a tuple that repeats from request to request
-(operation, model, route, status, backend, ...), whose name and attributes are encoded once and
-cached by the OTLP encoder, and ``variable`` (ids, token counts, timings), encoded per span.
-Anything that takes the SDK's ``SpanExporter`` (tests pass ``InMemorySpanExporter``) can still
-receive them, as ``ReadableSpan``s, through :class:`SDKSpanSink`.
+A finished span is a :data:`FrozenSpan`: a tuple of ids, times and the values its attributes are
+made from; the attributes themselves are built when the span is exported, by its
+:class:`SpanShape`, off the request path. The values come in two parts: ``fixed``, a tuple that
+repeats from request to request (operation, model, route, status, backend, ...), whose name and
+attributes are encoded once and cached by the OTLP encoder, and ``variable`` (ids, token counts,
+timings), encoded per span. The observer builds that tuple at once, with no object in between
+(an object's construction cost as much as the rest of the span's request-path work);
+:class:`SpanRecord` is for spans made by hand. Anything that takes the SDK's ``SpanExporter``
+(tests pass ``InMemorySpanExporter``) can still receive them, as ``ReadableSpan``s, through
+:class:`SDKSpanSink`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "PLAIN",
     "SERVER",
     "FrozenSpan",
+    "InFlight",
     "SDKSpanSink",
     "SpanRecord",
     "SpanShape",
@@ -42,6 +46,8 @@ __all__ = [
     "new_span",
     "shape",
     "shape_number",
+    "span_attributes",
+    "span_name",
     "to_readable",
 ]
 
@@ -51,8 +57,8 @@ CLIENT = 3
 """OTLP ``SPAN_KIND_CLIENT``."""
 
 Fixed = tuple[Any, ...]
-"""A span's repeating values; ``fixed[0]`` is its shape's number (:func:`shape_number`). Hashable:
-it is a cache key."""
+"""A span's repeating values; ``fixed[0]`` is its shape's number (:func:`shape_number`). Hashable
+(where its values are): it is a cache key."""
 
 
 class SpanShape(Protocol):
@@ -64,12 +70,20 @@ class SpanShape(Protocol):
         """The attributes made of ``fixed`` alone: the same for every span with equal ``fixed``."""
         ...
 
-    def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]: ...
+    variable_names: tuple[str, ...]
+    """The attribute names of ``variable``'s leading values: each value but ``None`` is its
+    attribute as it is (token counts, ids; the encoder writes them without a dict in between)."""
+
+    def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
+        """The attributes made of the rest of ``variable``."""
+        ...
 
 
 class _Plain:
     """A span given its name and attributes outright: ``fixed`` is ``(PLAIN, name)``, ``variable``
     the attribute dict."""
+
+    variable_names: tuple[str, ...] = ()
 
     def name(self, fixed: Fixed) -> str:
         return str(fixed[1])
@@ -103,13 +117,38 @@ PLAIN = shape_number(_Plain())
 
 
 FrozenSpan = tuple[int, int, int | None, int, int, int, bool, bool, str, Fixed, Any]
-"""A finished span as plain values: ids, parent, kind, times, error, remote parent, trace state,
-``fixed``, ``variable`` (see :meth:`SpanRecord.frozen`)."""
+"""A finished span as plain values: trace id, span id, parent span id (``None`` for a root), kind,
+start and end (ns since the epoch), error, whether the parent is remote, trace state, ``fixed``,
+``variable``. A plain tuple (not a named one): the garbage collector untracks only exact tuples."""
+
+
+InFlight = tuple[int, int, int | None, int, bool, str]
+"""A request's span while it runs: trace id, span id, parent span id, start (ns since the epoch),
+whether the parent is remote, trace state."""
+
+
+def span_name(span: FrozenSpan) -> str:
+    fixed = span[9]
+    return _SHAPES[fixed[0]].name(fixed)
+
+
+def span_attributes(span: FrozenSpan) -> dict[str, AttributeValue]:
+    """Every attribute of ``span``, built now (export time)."""
+    fixed = span[9]
+    shape = _SHAPES[fixed[0]]
+    attributes = shape.fixed_attributes(fixed)
+    variable = span[10]
+    if variable:
+        for name, value in zip(shape.variable_names, variable, strict=False):
+            if value is not None:
+                attributes[name] = value
+        attributes.update(shape.variable_attributes(variable))
+    return attributes
 
 
 class SpanRecord:
-    """One finished (or running) span: ids, kind, times, error status, and the values its name and
-    attributes are made of (see :class:`SpanShape`)."""
+    """A span made by hand (:func:`new_span`): ids, kind, times, error status, and the values its
+    name and attributes are made of (see :class:`SpanShape`), until :meth:`frozen`."""
 
     __slots__ = (
         "end_ns",
@@ -148,18 +187,6 @@ class SpanRecord:
         self.fixed: Fixed = (PLAIN, "")
         self.variable: Any = ()
 
-    @property
-    def name(self) -> str:
-        return _SHAPES[self.fixed[0]].name(self.fixed)
-
-    @property
-    def attributes(self) -> dict[str, AttributeValue]:
-        """Every attribute, built now (export time)."""
-        shape = _SHAPES[self.fixed[0]]
-        attributes = shape.fixed_attributes(self.fixed)
-        attributes.update(shape.variable_attributes(self.variable))
-        return attributes
-
     def frozen(self) -> FrozenSpan:
         """The finished span as plain values, to queue for export."""
         return (
@@ -176,41 +203,8 @@ class SpanRecord:
             self.variable,
         )
 
-    @property
-    def traceparent(self) -> str:
-        """The ``traceparent`` value naming this span as the parent (always sampled: it is recorded)."""
-        return f"00-{self.trace_id:032x}-{self.span_id:016x}-01"
-
     def end(self) -> None:
         self.end_ns = time.time_ns()
-
-
-_random_bits = random.getrandbits
-
-
-def child_of(parent: TraceParent | SpanRecord | None, kind: int, start_ns: int) -> SpanRecord:
-    """A recorded span, child of ``parent`` (the client's ``traceparent``, or a span of ours).
-
-    Ids come from the ``random`` module's generator (W3C Trace Context section 3.2.2.3: random
-    enough, not cryptographic); ``os.urandom`` or ``uuid4`` cost a system call each.
-    """
-    span_id = _random_bits(64) or 1
-    if parent is None:
-        return SpanRecord(_random_bits(128) or 1, span_id, None, kind, start_ns)
-    if type(parent) is SpanRecord:
-        return SpanRecord(
-            parent.trace_id, span_id, parent.span_id, kind, start_ns, trace_state=parent.trace_state
-        )
-    assert isinstance(parent, TraceParent)
-    return SpanRecord(
-        parent.trace_id,
-        span_id,
-        parent.span_id,
-        kind,
-        start_ns,
-        remote_parent=True,
-        trace_state=parent.tracestate,
-    )
 
 
 def new_span(
@@ -221,8 +215,29 @@ def new_span(
     *,
     parent: TraceParent | SpanRecord | None,
 ) -> SpanRecord:
-    """A recorded span with its name and attributes given outright (the :data:`PLAIN` shape)."""
-    span = child_of(parent, kind, start_ns)
+    """A span with its name and attributes given outright (the :data:`PLAIN` shape), child of
+    ``parent`` (a client's ``traceparent``, or a span of ours).
+
+    Ids come from the ``random`` module's generator (W3C Trace Context section 3.2.2.3: random
+    enough, not cryptographic); ``os.urandom`` or ``uuid4`` cost a system call each.
+    """
+    span_id = random.getrandbits(64) or 1
+    if parent is None:
+        span = SpanRecord(random.getrandbits(128) or 1, span_id, None, kind, start_ns)
+    elif isinstance(parent, SpanRecord):
+        span = SpanRecord(
+            parent.trace_id, span_id, parent.span_id, kind, start_ns, trace_state=parent.trace_state
+        )
+    else:
+        span = SpanRecord(
+            parent.trace_id,
+            span_id,
+            parent.span_id,
+            kind,
+            start_ns,
+            remote_parent=True,
+            trace_state=parent.tracestate,
+        )
     span.fixed = (PLAIN, name)
     span.variable = attributes
     return span
@@ -231,7 +246,7 @@ def new_span(
 class SpanSink(Protocol):
     """Where finished spans go. ``add`` runs on the event loop for every span: it must only queue."""
 
-    def add(self, span: SpanRecord) -> None: ...
+    def add(self, span: FrozenSpan) -> None: ...
 
     async def start(self) -> None: ...
 
@@ -251,7 +266,7 @@ class SDKSpanSink:
         self._resource = resource
         self._scope = scope
 
-    def add(self, span: SpanRecord) -> None:
+    def add(self, span: FrozenSpan) -> None:
         self._exporter.export([to_readable(span, self._resource, self._scope)])
 
     async def start(self) -> None:
@@ -261,22 +276,23 @@ class SDKSpanSink:
         return None
 
 
-def to_readable(span: SpanRecord, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+def to_readable(span: FrozenSpan, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
     """``span`` in the SDK's data model."""
-    state = TraceState.from_header([span.trace_state]) if span.trace_state else None
+    trace_id, span_id, parent_id, kind, start_ns, end_ns, error, remote, trace_state = span[:9]
+    state = TraceState.from_header([trace_state]) if trace_state else None
     flags = TraceFlags(TraceFlags.SAMPLED)
     parent = None
-    if span.parent_id is not None:
-        parent = SpanContext(span.trace_id, span.parent_id, span.remote_parent, flags, state)
+    if parent_id is not None:
+        parent = SpanContext(trace_id, parent_id, remote, flags, state)
     return ReadableSpan(
-        name=span.name,
-        context=SpanContext(span.trace_id, span.span_id, False, flags, state),
+        name=span_name(span),
+        context=SpanContext(trace_id, span_id, False, flags, state),
         parent=parent,
         resource=resource,
-        attributes=span.attributes,
-        kind=_KINDS[span.kind],
-        status=Status(StatusCode.ERROR) if span.error else Status(StatusCode.UNSET),
-        start_time=span.start_ns,
-        end_time=span.end_ns,
+        attributes=span_attributes(span),
+        kind=_KINDS[kind],
+        status=Status(StatusCode.ERROR) if error else Status(StatusCode.UNSET),
+        start_time=start_ns,
+        end_time=end_ns,
         instrumentation_scope=scope,
     )

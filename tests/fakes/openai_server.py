@@ -319,21 +319,52 @@ class FakeOpenAI:
             return b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n"
 
         async def events() -> Any:
-            yield event("response.created", 0, response=response("in_progress", [], None))
+            # The documented sequence: the item and its content part are announced before their deltas.
+            number = iter(range(1_000_000))
+            part = {"type": "output_text", "text": "", "annotations": []}
+            yield event("response.created", next(number), response=response("in_progress", [], None))
+            yield event("response.in_progress", next(number), response=response("in_progress", [], None))
+            added = {**message, "status": "in_progress", "content": []}
+            yield event("response.output_item.added", next(number), output_index=0, item=added)
+            yield event(
+                "response.content_part.added",
+                next(number),
+                item_id=item,
+                output_index=0,
+                content_index=0,
+                part=part,
+            )
             for index, word in enumerate(words):
                 delta = word if index == 0 else " " + word
                 yield event(
                     "response.output_text.delta",
-                    index + 1,
+                    next(number),
                     item_id=item,
                     output_index=0,
                     content_index=0,
                     delta=delta,
                     logprobs=[],
                 )
+            text = " ".join(words)
             yield event(
-                "response.completed", len(words) + 1, response=response("completed", [message], usage)
+                "response.output_text.done",
+                next(number),
+                item_id=item,
+                output_index=0,
+                content_index=0,
+                text=text,
+                logprobs=[],
             )
+            yield event(
+                "response.content_part.done",
+                next(number),
+                item_id=item,
+                output_index=0,
+                content_index=0,
+                part={**part, "text": text},
+            )
+            yield event("response.output_item.done", next(number), output_index=0, item=message)
+            yield event("response.completed", next(number), response=response("completed", [message], usage))
 
         return StreamingResponse(
             events(), headers=self._headers(), media_type="text/event-stream; charset=utf-8"

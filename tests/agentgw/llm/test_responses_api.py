@@ -24,7 +24,11 @@ def test_streamed_response_events_pass_through_in_order(gateway: Gateway) -> Non
     through = list(client(gateway).responses.create(model="gpt-4o-mini", input="one two three", stream=True))
     expected = list(direct.responses.create(model="gpt-4o-mini", input="one two three", stream=True))
     assert [e.type for e in through] == [e.type for e in expected]
-    assert [e.type for e in through][:2] == ["response.created", "response.output_text.delta"]
+    assert [e.type for e in through][:3] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+    ]
     text = "".join(e.delta for e in through if e.type == "response.output_text.delta")
     assert text == "echo: one two three"
     completed = through[-1]

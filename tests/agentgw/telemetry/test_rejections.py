@@ -63,3 +63,32 @@ def test_refusals_before_routing_are_counted_and_logged(fake_openai_url: str) ->
     not_found = [line for line in lines if line["status"] == 404 and line["route"] == "unmatched"]
     assert not_found and not_found[0]["principal"] == "key:alice" and not_found[0]["team"] == "platform"
     assert len(lines) == 6
+
+
+def test_refusals_made_by_routes_and_the_mcp_transport_are_counted_once(fake_openai_url: str) -> None:
+    with traced_gateway(fake_openai_url) as traced:
+        url = traced.url
+        assert httpx2.get(f"{url}/v1/models/no-such-model").status_code == 404  # the route's lookup
+        # A JSON-RPC error is answered on HTTP 200: not a refusal; an HTTP+JSON one is.
+        assert httpx2.post(f"{url}/a2a/no-such-agent", json={}).status_code == 200
+        assert httpx2.post(f"{url}/a2a/no-such-agent/message:send", json={}).status_code == 404
+        assert httpx2.get(f"{url}/a2a/no-such-agent").status_code == 405
+        assert httpx2.get(f"{url}/a2a/no-such-agent/.well-known/agent-card.json").status_code == 404
+        # The MCP transport's own checks: a foreign Origin, then an unknown session (the SDK's).
+        assert (
+            httpx2.post(f"{url}/mcp", json={}, headers={"origin": "https://evil.example"}).status_code == 403
+        )
+        unknown_session = {"mcp-session-id": "nope", "accept": "application/json, text/event-stream"}
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        assert httpx2.post(f"{url}/mcp", json=ping, headers=unknown_session).status_code == 404
+        counts = _requests(url)
+        lines = [json.loads(line) for line in traced.access.lines]
+
+    assert counts == {
+        ("/v1/models/{model}", "404", "not_found"): 1,
+        ("/a2a/{agent}", "405", "method_not_allowed"): 1,
+        ("/a2a/{agent}", "404", "not_found"): 2,
+        ("/mcp", "403", "forbidden"): 1,
+        ("/mcp", "404", "not_found"): 1,
+    }
+    assert len(lines) == 6 and all(line["trace_id"] is None for line in lines)
