@@ -17,7 +17,11 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-__all__ = ["refused"]
+__all__ = ["RECEIVED_AT", "refused"]
+
+RECEIVED_AT = "agentgw.received_at"
+"""Scope key: ``time.perf_counter()`` when the gateway's first layer received the request, so that a
+refusal's latency covers what ran before it (a slow JWKS fetch, say)."""
 
 
 def refused(scope: Scope, status: int) -> None:

@@ -16,6 +16,7 @@ route gets ``WWW-Authenticate: Bearer error="insufficient_scope"`` added (RFC 67
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from agentgw.config.auth import AuthConfig, JWTConfig
 from agentgw.error_mapping import a2a_error_response, openai_error_response
 from agentgw.errors import AuthenticationFailed
 from agentgw.rbac.audit import audit_authentication_failure
-from agentgw.refusals import refused
+from agentgw.refusals import RECEIVED_AT, refused
 
 __all__ = ["Authentication", "AuthMiddleware", "Authenticator", "PUBLIC_PATHS"]
 
@@ -164,6 +165,7 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[RECEIVED_AT] = time.perf_counter()  # a refusal's latency starts here (agentgw.refusals)
         authenticator = self.authentication.authenticator()
         config = authenticator.config
         if not config.enforced:

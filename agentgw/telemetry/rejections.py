@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from agentgw.auth.principal import principal_of
 from agentgw.exchange import Exchange, WireProtocol
+from agentgw.refusals import RECEIVED_AT
 
 __all__ = ["rejection"]
 
@@ -55,7 +56,10 @@ def rejection(scope: Scope, status: int) -> Exchange:
         else:
             route = "unmatched"
     now = time.perf_counter()
-    exchange = Exchange(protocol, route, scope["method"], Headers(scope=scope), now, time.time())
+    started: float = scope.get(RECEIVED_AT, now)
+    exchange = Exchange(
+        protocol, route, scope["method"], Headers(scope=scope), started, time.time() - (now - started)
+    )
     principal = principal_of(scope)
     if not principal.anonymous:
         exchange.principal, exchange.team = principal.subject, principal.team

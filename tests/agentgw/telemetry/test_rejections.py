@@ -60,6 +60,7 @@ def test_refusals_before_routing_are_counted_and_logged(fake_openai_url: str) ->
     refused = [line for line in lines if line["status"] == 401]
     assert refused and refused[0]["route"] == "/v1/models" and refused[0]["principal"] is None
     assert refused[0]["trace_id"] is None  # no span for a request no operation started
+    assert refused[0]["latency_ms"] > 0  # timed from the gateway's first layer, not from the refusal
     not_found = [line for line in lines if line["status"] == 404 and line["route"] == "unmatched"]
     assert not_found and not_found[0]["principal"] == "key:alice" and not_found[0]["team"] == "platform"
     assert len(lines) == 6
