@@ -5,7 +5,8 @@
 message is ``{"role", "parts"}`` (output messages add ``finish_reason``), a part is ``{"type":
 "text", "content"}``, ``{"type": "tool_call", "id", "name", "arguments"}``, ``{"type":
 "tool_call_response", "id", "response"}``, ``{"type": "reasoning", "content"}``, or only its
-``type`` for media and anything else (no image bytes on spans).
+``type`` for media and anything else (no image bytes on spans). An MCP tool call's arguments and
+result (``gen_ai.tool.call.arguments``/``.result``) are recorded as the JSON they were.
 
 Each of the gateway's LLM APIs has its own shape, told apart by the route the client called:
 ``/v1/chat/completions`` (OpenAI chat: ``messages``, ``choices``), ``/v1/messages`` (Anthropic:
@@ -20,8 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
-__all__ = ["input_messages", "output_messages", "system_instructions"]
+__all__ = ["input_messages", "json_text", "output_messages", "system_instructions"]
 
 MESSAGES_ROUTE = "/v1/messages"
 RESPONSES_ROUTE = "/v1/responses"
@@ -86,6 +88,14 @@ def output_messages(route: str, response: Mapping[str, Any]) -> str | None:
 
 def _json(value: object) -> str:
     return orjson.dumps(value).decode()
+
+
+def json_text(value: object) -> str:
+    """An MCP tool call's arguments or result as JSON (``gen_ai.tool.call.arguments``/``.result``):
+    a result may be the SDK's model (the SDK path) or the JSON-RPC result itself (the fast path)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return orjson.dumps(value, default=str).decode()
 
 
 # -- OpenAI chat completions ------------------------------------------------------------------------

@@ -85,7 +85,11 @@ class _RequestShape:
     def variable_attributes(self, variable: Any) -> dict[str, AttributeValue]:
         extra, captured, response = variable[7:]
         attributes: dict[str, AttributeValue] = {}
-        if captured is not None:
+        if captured is not None and captured[0] == _TOOL_CALL:  # MCP: the tool's arguments and result
+            attributes[genai.TOOL_CALL_ARGUMENTS] = content.json_text(captured[1])
+            if response is not None:
+                attributes[genai.TOOL_CALL_RESULT] = content.json_text(response)
+        elif captured is not None:
             route, request = captured
             if (instructions := content.system_instructions(route, request)) is not None:
                 attributes[genai.SYSTEM_INSTRUCTIONS] = instructions
@@ -148,6 +152,23 @@ REQUEST = shape_number(_RequestShape())
 UPSTREAM = shape_number(_UpstreamShape())
 
 
+_TOOL_CALL = "tools/call"
+
+
+def _captured(exchange: Exchange) -> tuple[str, Any] | None:
+    """What content capture records of the request: an LLM API's route and body, or a tool call's
+    arguments (the response, or the tool's result, goes next to it)."""
+    if exchange.protocol == "llm":
+        return None if exchange.request is None else (exchange.route, exchange.request)
+    if (
+        exchange.protocol == "mcp"
+        and exchange.operation == _TOOL_CALL
+        and exchange.tool_arguments is not None
+    ):
+        return (_TOOL_CALL, exchange.tool_arguments)
+    return None
+
+
 def request_span(exchange: Exchange, capture_content: bool, span: InFlight, end_ns: int) -> FrozenSpan:
     """The finished span of ``exchange``, started as ``span``: its ids and times, and the snapshot of
     the values it is made of."""
@@ -191,8 +212,12 @@ def request_span(exchange: Exchange, capture_content: bool, span: InFlight, end_
             usage.reasoning_output_tokens,
             None if first_chunk is None else first_chunk - exchange.started,
             exchange.attributes or None,
-            (exchange.route, request) if capture_content and llm and request is not None else None,
-            exchange.response if capture_content and llm else None,
+            _captured(exchange) if capture_content else None,
+            exchange.response
+            if capture_content and llm
+            else exchange.tool_result
+            if capture_content
+            else None,
         ),
     )
 

@@ -286,3 +286,22 @@ mcp: {{servers: {{remote: {{url: "{remote}"}}, dead: {{url: "http://127.0.0.1:{f
             text = (await http.get(f"{url}/metrics")).text
     (up,) = [f for f in text_string_to_metric_families(text) if f.name == "agentgw_upstream_up"]
     assert {s.labels["agentgw_upstream_name"]: s.value for s in up.samples} == {"remote": 1.0, "dead": 0.0}
+
+
+async def test_tool_arguments_and_result_are_captured_only_when_enabled(remote: str) -> None:
+    config = parse_config(f"""
+server: {{reload: false}}
+mcp: {{prefix: always, servers: {{remote: {{url: "{remote}"}}}}}}
+telemetry: {{capture_content: true, sample_ratio: 1.0}}
+""")
+    spans = InMemorySpanExporter()
+    with serve_app(create_app(config, telemetry=Telemetry(config.telemetry, span_exporter=spans))) as url:
+        async with Client(f"{url}/mcp") as client:
+            result = await client.call_tool("remote_echo", {"text": "a secret argument"})
+        server = Gateway(url, spans, Lines()).span("tools/call remote_echo", SpanKind.SERVER)
+    attributes = dict(server.attributes or {})
+    assert orjson.loads(str(attributes["gen_ai.tool.call.arguments"])) == {"text": "a secret argument"}
+    recorded = orjson.loads(str(attributes["gen_ai.tool.call.result"]))
+    assert recorded["content"] == [{"type": "text", "text": _text(result)}]
+    assert not recorded.get("isError")
+    assert {"gen_ai.tool.call.arguments", "gen_ai.tool.call.result"} <= _published()
