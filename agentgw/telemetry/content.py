@@ -29,6 +29,7 @@ MESSAGES_ROUTE = "/v1/messages"
 RESPONSES_ROUTE = "/v1/responses"
 
 Part = dict[str, Any]
+_TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 Message = dict[str, Any]
 
 
@@ -125,6 +126,7 @@ def _chat_message(message: Mapping[str, Any]) -> Message:
 
 
 def _chat_parts(content: Any) -> list[Part]:
+    """Content parts of OpenAI chat and Responses messages (``text``; ``input_text``/``output_text``)."""
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
     if not isinstance(content, list):
@@ -134,7 +136,7 @@ def _chat_parts(content: Any) -> list[Part]:
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
-        if kind == "text":
+        if kind in _TEXT_PARTS:
             parts.append({"type": "text", "content": part.get("text")})
         elif kind == "refusal":
             parts.append({"type": "text", "content": part.get("refusal")})
@@ -209,9 +211,7 @@ def _responses_input(value: Any) -> list[Message] | None:
             continue
         kind = item.get("type", "message")
         if kind == "message":
-            messages.append(
-                {"role": item.get("role", "user"), "parts": _responses_parts(item.get("content"))}
-            )
+            messages.append({"role": item.get("role", "user"), "parts": _chat_parts(item.get("content"))})
         elif kind == "function_call":
             messages.append({"role": "assistant", "parts": [_responses_call(item)]})
         elif kind == "function_call_output":
@@ -231,7 +231,7 @@ def _responses_output(output: list[Any], finish_reason: str) -> list[Message]:
             continue
         kind = item.get("type")
         if kind == "message":
-            parts = _responses_parts(item.get("content"))
+            parts = _chat_parts(item.get("content"))
             messages.append(
                 {"role": item.get("role", "assistant"), "parts": parts, "finish_reason": finish_reason}
             )
@@ -249,25 +249,6 @@ def _responses_finish(response: Mapping[str, Any]) -> str:
         reason = details.get("reason") if isinstance(details, dict) else None
         return "length" if reason == "max_output_tokens" else str(reason or "incomplete")
     return "stop"
-
-
-def _responses_parts(content: Any) -> list[Part]:
-    if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    if not isinstance(content, list):
-        return []
-    parts: list[Part] = []
-    for part in content:
-        if not isinstance(part, dict):
-            continue
-        kind = part.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            parts.append({"type": "text", "content": part.get("text")})
-        elif kind == "refusal":
-            parts.append({"type": "text", "content": part.get("refusal")})
-        else:
-            parts.append({"type": str(kind)})
-    return parts
 
 
 def _responses_call(item: Mapping[str, Any]) -> Part:
