@@ -108,15 +108,10 @@ _FixedEntry = tuple[
     bytes,
     Callable[..., bytes],
     Callable[..., bytes],
-    bytes,
-    Callable[..., bytes],
-    bytes,
-    Callable[..., bytes],
 ]
 """What the encoder keeps of a ``fixed`` value: its shape's variable names and their indexes, the
 shape, the value itself, its encoded name and attributes, and the packers of a root span's and a
-child span's fixed-size fields followed by them (then the span tag of each, and the packer of the
-whole span, tag first)."""
+child span's fixed-size fields followed by them."""
 _FIXED: dict[int, _FixedEntry] = {}
 _SPAN_ATTRIBUTE = 9 << 3 | 2
 
@@ -225,21 +220,14 @@ def _fixed_entry(fixed: Fixed) -> _FixedEntry:
     for name in names:
         _INT_ATTRIBUTES.setdefault(name, {})
     block = _string(5, span_shape.name(fixed)) + _span_attributes(span_shape.fixed_attributes(fixed))
-    root = struct.Struct(f"<{_ROOT}{len(block)}s")
-    child = struct.Struct(f"<{_CHILD}{len(block)}s")
-    root_tag, child_tag = b"\x12" + _varint(root.size), b"\x12" + _varint(child.size)
     entry = (
         names,
         tuple(range(len(names))),
         span_shape,
         fixed,
         block,
-        root.pack,
-        child.pack,
-        root_tag,
-        struct.Struct(f"<{len(root_tag)}s{_ROOT}{len(block)}s").pack,
-        child_tag,
-        struct.Struct(f"<{len(child_tag)}s{_CHILD}{len(block)}s").pack,
+        struct.Struct(f"<{_ROOT}{len(block)}s").pack,
+        struct.Struct(f"<{_CHILD}{len(block)}s").pack,
     )
     if len(_FIXED) >= _CACHE_LIMIT:  # many distinct values (models, targets): start over
         _FIXED.clear()
@@ -250,8 +238,7 @@ def _fixed_entry(fixed: Fixed) -> _FixedEntry:
 # A span's fixed-size fields, trace_id, span_id and parent_span_id first (big-endian bytes), then
 # kind, start and end times (fixed64, little-endian) and flags (fixed32), and the `fixed` block
 # after them, all in one struct call (each `fixed` value has its struct, see `_FixedEntry`); a span
-# with nothing else, most upstream calls' spans, comes whole out of that call, its own tag and
-# length first. Field order on the wire is free.
+# with nothing else, most upstream calls' spans, is that and its tag. Field order on the wire is free.
 _ROOT = "2s16s2s8s2sBQBQ2sI"
 _CHILD = "2s16s2s8s2s8s2sBQBQ2sI"
 # A Span field's tag and length, by the span's length, for spans of up to 1 KiB (most of them).
@@ -264,24 +251,7 @@ def encode_frozen(span: FrozenSpan) -> bytes:
     entry = _FIXED.get(id(fixed))
     if entry is None or entry[3] is not fixed:
         entry = _fixed_entry(fixed)
-    whole = not (trace_state or variable or error)
     if parent_id is None:
-        if whole:
-            return entry[8](
-                entry[7],
-                b"\x0a\x10",
-                trace_id.to_bytes(16),
-                b"\x12\x08",
-                span_id.to_bytes(8),
-                _KINDS[kind],
-                0x39,
-                start_ns,
-                0x41,
-                end_ns,
-                b"\x85\x01",
-                _LOCAL_FLAGS,
-                entry[4],
-            )
         head = entry[5](
             b"\x0a\x10",
             trace_id.to_bytes(16),
@@ -297,24 +267,6 @@ def encode_frozen(span: FrozenSpan) -> bytes:
             entry[4],
         )
     else:
-        if whole:
-            return entry[10](
-                entry[9],
-                b"\x0a\x10",
-                trace_id.to_bytes(16),
-                b"\x12\x08",
-                span_id.to_bytes(8),
-                b"\x22\x08",
-                parent_id.to_bytes(8),
-                _KINDS[kind],
-                0x39,
-                start_ns,
-                0x41,
-                end_ns,
-                b"\x85\x01",
-                _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
-                entry[4],
-            )
         head = entry[6](
             b"\x0a\x10",
             trace_id.to_bytes(16),
@@ -331,6 +283,9 @@ def encode_frozen(span: FrozenSpan) -> bytes:
             _REMOTE_FLAGS if remote else _LOCAL_FLAGS,
             entry[4],
         )
+    if not (trace_state or variable or error):  # the whole span: its tag and the packed fields
+        size = len(head)
+        return (_SPAN_TAGS[size] if size < 1024 else b"\x12" + _varint(size)) + head
     # The rest in one list joined once: a span is often over 512 bytes, past which each
     # intermediate bytes object would come from malloc rather than Python's small-object allocator.
     parts = [b"", head]
