@@ -7,9 +7,10 @@ gateway's 75-100 µs of CPU for a whole proxied chat completion: far over the 5%
 Here a record is a dict lookup on a flat tuple of label values, a bisect and a few additions (well
 under 1 µs), all on the event loop thread, so no lock is needed. An LLM request's GenAI histograms
 (duration, input and output tokens, time to first chunk) share their labels but for the token type
-and ``error.type``: :meth:`MetricSet.llm_series` finds all of their series with one lookup. The instruments keep the semantic conventions'
-names, units and bucket boundaries; readers take cumulative snapshots: :class:`PrometheusCollector`
-for ``/metrics`` and :meth:`MetricSet.metrics_data` for the SDK's OTLP exporter.
+and ``error.type``: :meth:`MetricSet.llm_series` finds all of their series with one lookup. The
+instruments keep the semantic conventions' names, units and bucket boundaries; readers take
+cumulative snapshots: :class:`PrometheusCollector` for ``/metrics`` and
+:meth:`MetricSet.metrics_data` for the SDK's OTLP exporter.
 """
 
 from __future__ import annotations
