@@ -22,7 +22,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import a2a, accounting, auth, limits, llm, mcp, openapi, providers, telemetry
+from bench import (
+    a2a,
+    accounting,
+    auth,
+    limits,
+    llm,
+    mcp,
+    openapi,
+    providers,
+    telemetry,
+    telemetry_instructions,
+)
 from bench._harness import Options
 from bench.errors import BenchError
 
@@ -42,6 +53,9 @@ SUITES: dict[str, Suite] = {
     "a2a": Suite(a2a.run, "A2A SendMessage: agent directly vs through the gateway"),
     "mcp": Suite(mcp.run, "MCP tools/call direct vs through /mcp; tools/list over 10 servers x 100 tools"),
     "telemetry": Suite(telemetry.run, "LLM route with tracing and metrics on vs off (overhead)"),
+    "telemetry-instructions": Suite(
+        telemetry_instructions.run, "the same, counted in instructions per request under valgrind (steady)"
+    ),
     "accounting": Suite(accounting.run, "LLM route with usage accounting (SQLite ledger) on vs off"),
     "limits": Suite(limits.run, "LLM route with budgets and rate limits (memory, Redis) vs without"),
     "auth": Suite(auth.run, "LLM route with API key auth + RBAC (20 roles, 200 rules) vs without"),
