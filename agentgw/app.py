@@ -28,7 +28,7 @@ from agentgw.limits import LimitedA2APolicy
 from agentgw.limits.metrics import LimitsCollector
 from agentgw.llm.routes import llm_routes
 from agentgw.rbac import RBACA2APolicy
-from agentgw.refusals import refused
+from agentgw.refusals import OBSERVED, refused
 from agentgw.reload import watch_config
 from agentgw.telemetry import Telemetry, metrics_routes
 
@@ -131,4 +131,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     # A bug, not a request error: log it in full for the operator, tell the client nothing internal.
     log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
-    return openai_error_response(GatewayError("internal error in the gateway"))
+    response = openai_error_response(GatewayError("internal error in the gateway"))
+    if OBSERVED not in request.scope:  # a route's exchange, if any, recorded the failure itself
+        refused(request.scope, response.status_code)
+    return response

@@ -55,7 +55,7 @@ from agentgw.errors import (
 from agentgw.exchange import Exchange, UpstreamCall
 from agentgw.gateway import Gateway
 from agentgw.llm.request import read_body
-from agentgw.refusals import refused
+from agentgw.refusals import observed, refused
 from agentgw.runtime import Runtime
 from agentgw.streaming import SSERelay
 
@@ -241,6 +241,7 @@ class A2ARoutes:
         status, response_bytes = 500, 0
         error_code: str | None = "internal_error"
         handed_off = False
+        observed(request.scope)  # from here on the exchange records any end, a bug's 500 included
         try:
             await self._policy.authorize(request, call)
             observer.start(exchange)

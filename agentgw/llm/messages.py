@@ -35,6 +35,7 @@ from agentgw.llm.translate.messages_to_chat import (
 from agentgw.llm.translate.sse import sse_event
 from agentgw.llm.usage import StreamRecorder, record_response
 from agentgw.llm.usage_tap import UsageTap
+from agentgw.refusals import observed
 from agentgw.streaming import SSERelay
 
 __all__ = ["ChatAsMessages", "messages"]
@@ -58,6 +59,7 @@ async def messages(request: Request) -> Response:
         exchange.principal, exchange.team = principal.subject, principal.team
         exchange.key = principal.key_name
     handed_off = False
+    observed(request.scope)  # from here on the exchange records any end, a bug's 500 included
     try:
         body = await read_body(request, runtime.config.server.max_request_bytes)
         exchange.request_bytes = len(body)

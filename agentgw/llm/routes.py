@@ -22,7 +22,7 @@ from agentgw.llm.request import parse_request, read_body
 from agentgw.llm.router import MODEL_HEADER
 from agentgw.llm.usage import StreamRecorder, record_response
 from agentgw.llm.usage_tap import UsageTap, with_stream_usage
-from agentgw.refusals import refused
+from agentgw.refusals import observed, refused
 from agentgw.runtime import Runtime
 from agentgw.streaming import SSERelay
 
@@ -64,6 +64,7 @@ async def _proxy(
         exchange.key = principal.key_name
     call: UpstreamCall | None = None
     handed_off = False
+    observed(request.scope)  # from here on the exchange records any end, a bug's 500 included
     try:
         body = await read_body(request, runtime.config.server.max_request_bytes)
         exchange.request_bytes = len(body)

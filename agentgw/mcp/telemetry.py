@@ -20,10 +20,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 
+from mcp.shared.inbound import ERROR_CODE_HTTP_STATUS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from starlette.requests import Request
 
 from agentgw.auth.principal import principal_of
 from agentgw.exchange import Exchange, ExchangeObserver, UpstreamCall, finish
+from agentgw.refusals import observed
 from federation import Call, Caller, CallOutcome, ClientRequest, FederationHooks
 from federation.hooks import EntryKind
 
@@ -31,6 +34,7 @@ __all__ = ["ObservedHooks"]
 
 _KEY = "agentgw"
 _NO_HEADERS: Mapping[str, str] = {}
+_MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
 # MCP method -> the attribute that names its target.
 _TARGET_ATTRIBUTES = {
     "tools/call": "gen_ai.tool.name",
@@ -81,6 +85,7 @@ class ObservedHooks:
         if request.method == "tools/call":
             attributes["gen_ai.operation.name"] = "execute_tool"
         if http is not None:
+            observed(http.scope)  # finished() records the request, whatever its end
             principal = principal_of(http)
             if not principal.anonymous:
                 exchange.principal, exchange.team = principal.subject, principal.team
@@ -124,10 +129,14 @@ class ObservedHooks:
         if request.cancelled:
             exchange.status, exchange.error_type = 499, "cancelled"
         else:
-            # The answer, error or not, is a JSON-RPC response on an HTTP 200 (or the SSE stream).
+            # The answer, error or not, is a JSON-RPC response: on HTTP 200 (or the SSE stream), but
+            # for 2026-07-28 over HTTP, which answers an error with the status the SDK's table maps
+            # its code to (an unknown tool: 400, an unknown method: 404).
             exchange.status = 200
             if code is not None:
                 exchange.error_type = exchange.attributes["rpc.response.status_code"] = str(code)
+                if isinstance(caller.request, Request) and caller.protocol_version in _MODERN:
+                    exchange.status = ERROR_CODE_HTTP_STATUS.get(code, 200)
             elif request.is_error:
                 exchange.error_type = "tool_error"
         finish(self._observer, exchange)

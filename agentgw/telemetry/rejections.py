@@ -17,7 +17,9 @@ import time
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from agentgw.accounting.routes import USAGE_PATH
 from agentgw.auth.principal import principal_of
+from agentgw.auth.resource_metadata import METADATA_PATH
 from agentgw.exchange import Exchange, WireProtocol
 from agentgw.refusals import RECEIVED_AT
 
@@ -25,8 +27,18 @@ __all__ = ["rejection"]
 
 
 # The routes' own templates; any other path is reported by its protocol's prefix.
-_LLM_ROUTES = frozenset(
-    {"/v1/chat/completions", "/v1/embeddings", "/v1/responses", "/v1/messages", "/v1/models"}
+_ROUTES = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/embeddings",
+        "/v1/responses",
+        "/v1/messages",
+        "/v1/models",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        USAGE_PATH,
+    }
 )
 _ERROR_TYPES = {
     400: "invalid_request",
@@ -36,6 +48,7 @@ _ERROR_TYPES = {
     405: "method_not_allowed",
     413: "request_too_large",
     415: "unsupported_media_type",
+    500: "internal_error",
 }
 
 
@@ -43,16 +56,22 @@ def rejection(scope: Scope, status: int) -> Exchange:
     """The exchange of a request of ``scope`` answered ``status`` (ended now) before any route took it."""
     path: str = scope["path"]
     protocol: WireProtocol
-    if path == "/mcp" or path.startswith("/mcp/"):
-        protocol, route = "mcp", "/mcp"
+    if path == "/mcp" or path.startswith("/mcp/") or path == "/sse":
+        protocol, route = "mcp", "/sse" if path == "/sse" else "/mcp"
+    elif path.startswith("/messages/"):  # the 2024-11-05 HTTP+SSE transport's POSTs
+        protocol, route = "mcp", "/messages/"
     elif path == "/a2a" or path.startswith("/a2a/"):
         protocol, route = "a2a", "/a2a/{agent}"
     else:
+        # The gateway's own endpoints (/readyz answers 503 when not ready) are under the protocol
+        # the record needs, "llm", with their own route.
         protocol = "llm"
-        if path in _LLM_ROUTES:
+        if path in _ROUTES:
             route = path
         elif path.startswith("/v1/models/"):
             route = "/v1/models/{model}"
+        elif path.startswith(METADATA_PATH):
+            route = METADATA_PATH
         else:
             route = "unmatched"
     now = time.perf_counter()

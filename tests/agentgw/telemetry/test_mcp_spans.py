@@ -15,7 +15,7 @@ import pytest
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp_types import CallToolResult, RequestParamsMeta, TextContent
+from mcp_types import INVALID_PARAMS, CallToolResult, RequestParamsMeta, TextContent
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.semconv._incubating.attributes import (
@@ -159,6 +159,29 @@ async def test_a_json_rpc_error_is_its_code(gateway: Gateway) -> None:
     attributes = dict(server.attributes or {})
     assert attributes["error.type"] == attributes["rpc.response.status_code"] == code
     assert server.status.status_code == StatusCode.ERROR
+
+
+async def test_the_status_recorded_is_the_http_status_answered(gateway: Gateway) -> None:
+    # On 2026-07-28 a JSON-RPC error is answered with its table-mapped HTTP status (an unknown tool:
+    # 400), on the handshake era with HTTP 200: the access log and the request count say what was sent.
+    answered: list[int] = []
+
+    async def seen(response: httpx2.Response) -> None:
+        if response.request.method == "POST":
+            answered.append(response.status_code)
+
+    for mode in ("2026-07-28", "legacy"):
+        async with (
+            httpx2.AsyncClient(event_hooks={"response": [seen]}) as http,
+            Client(streamable_http_client(f"{gateway.url}/mcp", http_client=http), mode=mode) as client,
+        ):
+            with pytest.raises(MCPError):
+                await client.call_tool("remote_nope", {})
+    lines = [orjson.loads(line) for line in gateway.access.lines]
+    (modern, legacy) = [line for line in lines if line["operation"] == "tools/call"]
+    assert (modern["status"], legacy["status"]) == (400, 200)
+    assert modern["status"] in answered and legacy["status"] in answered
+    assert modern["error_type"] == legacy["error_type"] == str(INVALID_PARAMS)
 
 
 async def test_a_list_has_no_upstream_child(gateway: Gateway) -> None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 import httpx2
 import openai
 import pytest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
 
 from agentgw.auth.api_keys import hash_key
 from tests.agentgw.telemetry.conftest import traced_gateway
+from tests.support.servers import free_port
 
 AUTH = f"""
 auth:
@@ -82,6 +86,9 @@ def test_refusals_made_by_routes_and_the_mcp_transport_are_counted_once(fake_ope
         unknown_session = {"mcp-session-id": "nope", "accept": "application/json, text/event-stream"}
         ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
         assert httpx2.post(f"{url}/mcp", json=ping, headers=unknown_session).status_code == 404
+        # The 2024-11-05 HTTP+SSE transport's endpoints, each under its own route.
+        assert httpx2.get(f"{url}/sse", headers={"origin": "https://evil.example"}).status_code == 403
+        assert httpx2.post(f"{url}/messages/?session_id={'0' * 32}", json=ping).status_code == 404
         counts = _requests(url)
         lines = [json.loads(line) for line in traced.access.lines]
 
@@ -91,5 +98,51 @@ def test_refusals_made_by_routes_and_the_mcp_transport_are_counted_once(fake_ope
         ("/a2a/{agent}", "404", "not_found"): 2,
         ("/mcp", "403", "forbidden"): 1,
         ("/mcp", "404", "not_found"): 1,
+        ("/sse", "403", "forbidden"): 1,
+        ("/messages/", "404", "not_found"): 1,
     }
-    assert len(lines) == 6 and all(line["trace_id"] is None for line in lines)
+    assert len(lines) == 8 and all(line["trace_id"] is None for line in lines)
+    assert {line["protocol"] for line in lines if line["route"] in ("/sse", "/messages/")} == {"mcp"}
+
+
+def test_a_not_ready_answer_is_counted_under_its_own_route() -> None:
+    with traced_gateway(f"http://127.0.0.1:{free_port()}") as traced:  # the backend is down
+        assert httpx2.get(f"{traced.url}/readyz").status_code == 503
+        assert httpx2.get(f"{traced.url}/healthz").status_code == 200  # not an error: not counted
+        counts = _requests(traced.url)
+        (line,) = [json.loads(line) for line in traced.access.lines]
+    assert counts == {("/readyz", "503", "503"): 1}
+    assert line["route"] == "/readyz" and line["status"] == 503
+
+
+def test_a_bug_is_counted_once_whether_or_not_a_route_took_the_request(
+    fake_openai_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(Collector):
+        def collect(self) -> Iterable[Metric]:
+            raise RuntimeError("a broken collector")
+
+    def broken_parse(*args: object) -> None:
+        raise RuntimeError("a bug in a route")
+
+    with traced_gateway(fake_openai_url) as traced:
+        registry = traced.telemetry.registry
+        assert registry is not None
+        broken = Broken()
+        registry.register(broken)  # no route's exchange: the outermost error handler reports it
+        assert httpx2.get(f"{traced.url}/metrics").status_code == 500
+        registry.unregister(broken)
+        monkeypatch.setattr("agentgw.llm.routes.parse_request", broken_parse)  # the route's exchange does
+        chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx2.post(f"{traced.url}/v1/chat/completions", json=chat).status_code == 500
+        counts = _requests(traced.url)
+        lines = [json.loads(line) for line in traced.access.lines]
+
+    assert counts == {
+        ("/metrics", "500", "internal_error"): 1,
+        ("/v1/chat/completions", "500", "RuntimeError"): 1,
+    }
+    assert sorted((line["route"], line["status"]) for line in lines) == [
+        ("/metrics", 500),
+        ("/v1/chat/completions", 500),
+    ]
