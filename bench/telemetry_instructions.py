@@ -12,8 +12,9 @@ on, more requests are sent, the counters are zeroed, the measured requests are s
 8, and the counters are dumped. The variants run two at a time. Metrics are not pushed over OTLP
 during the run (``export_interval_s`` of an hour: a push every 15 s would land on a run 50 times
 slower than normal about 50 times as often). Spans are sent to the same sink as the ``telemetry``
-suite's; the span exporter's one-second flush timer, which in a normal run never fires before a
-batch of 512 fills, sends smaller batches here, so the traced variants' figures are slightly high.
+suite's in batches of 512, as at full speed: the span export delay is an hour too (the default one
+second, which at full speed never passes before a batch fills, would send batches of a few dozen
+spans here).
 
 Estimated cycles are callgrind's: instructions + 10 per first-level cache miss + 100 per last-level
 miss. Needs ``valgrind`` on ``PATH``; takes a few minutes (``--quick``: fewer requests).
@@ -77,7 +78,7 @@ def run(options: Options) -> str:
         python_server(REPO / "examples" / "echo_llm.py", ready_path="/v1/models") as (upstream, _),
         python_server(REPO / "bench" / "_otlp_sink.py", ready_path="/") as (sink, _),
     ):
-        hour = {"export_interval_s": 3600}
+        hour = {"export_interval_s": 3600, "span_export_delay_s": 3600}
         variants = {
             "telemetry off": _OFF,
             "metrics only": {**_on(sink, traces=False), **hour},

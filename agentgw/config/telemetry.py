@@ -38,6 +38,10 @@ class TelemetryConfig(BaseModel):
     """Headers sent with every export, e.g. a collector API key."""
     export_interval_s: float = Field(default=15.0, gt=0)
     """How often metrics are pushed over OTLP."""
+    span_export_delay_s: float = Field(default=1.0, gt=0)
+    """Longest a finished span waits before it is sent over OTLP; a batch of 512 is sent at once
+    (as OpenTelemetry's ``OTEL_BSP_SCHEDULE_DELAY``). Longer: fewer, larger exports when traffic is
+    light."""
     capture_content: bool = False
     """Record prompts and completions on spans (``gen_ai.input.messages``/``gen_ai.output.messages``).
     Off by default: content may be personal or secret, and the GenAI conventions make it opt-in."""

@@ -37,7 +37,6 @@ log = logging.getLogger("agentgw")
 # As the SDK's BatchSpanProcessor (max_export_batch_size 512): fewer, larger POSTs.
 _BATCH = 512
 _QUEUE_LIMIT = 16384
-_FLUSH_S = 1.0
 _pack_double = struct.Struct("<d").pack
 # Span.flags (trace.proto): the W3C sampled flag, and whether the parent is remote.
 _HAS_IS_REMOTE = 0x100
@@ -353,7 +352,8 @@ def encode_spans(
 
 class OTLPSpanSink:
     """Queues finished spans and POSTs them to ``{endpoint}/v1/traces`` in batches, from a background
-    task that also encodes them.
+    task that also encodes them: a batch as soon as 512 are queued, else what is queued every
+    ``delay_s``.
 
     On the request path a span costs one tuple of plain values (a :data:`FrozenSpan`): the
     garbage collector stops tracking such a tuple at its first pass, so queued spans do not bring
@@ -370,12 +370,14 @@ class OTLPSpanSink:
         resource: Mapping[str, AttributeValue],
         scope: tuple[str, str],
         timeout_s: float,
+        delay_s: float = 1.0,
     ) -> None:
         self._url = f"{endpoint}/v1/traces"
         self._endpoint = endpoint
         self._headers = {**headers, "content-type": "application/x-protobuf"}
         self._prefix = _prefix(resource, *scope)
         self._timeout_s = timeout_s
+        self._delay_s = delay_s
         self._queue: list[FrozenSpan] = []
         self._full = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -418,7 +420,7 @@ class OTLPSpanSink:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._full.wait(), _FLUSH_S)
+                await asyncio.wait_for(self._full.wait(), self._delay_s)
             self._full.clear()
             while self._queue:
                 await self._send_batch()

@@ -68,6 +68,7 @@ class Telemetry:
                 resource=dict(self.resource.attributes),
                 scope=("agentgw", __version__),
                 timeout_s=_EXPORT_TIMEOUT_S,
+                delay_s=config.span_export_delay_s,
             )
         self.metrics = MetricSet() if config.metrics else None
         self.registry: CollectorRegistry | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import openai
@@ -17,7 +18,7 @@ from agentgw import create_app
 from agentgw.config import parse_config
 from tests.agentgw.telemetry.conftest import telemetry_yaml
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.servers import serve_app
+from tests.support.servers import serve_app, wait_for
 
 
 @dataclass
@@ -100,3 +101,20 @@ def test_spans_and_metrics_reach_the_collector(fake_openai_url: str, fake_openai
     assert list(points[0].explicit_bounds)[:3] == [1, 4, 16]
     assert metrics["gen_ai.client.operation.duration"].unit == "s"
     assert metrics["agentgw.requests"].sum.is_monotonic
+
+
+def test_spans_wait_at_most_the_export_delay(fake_openai_url: str) -> None:
+    collector = Collector()
+    with serve_app(collector.app()) as endpoint:
+        for delay, arrives in ((0.05, True), (3600, False)):
+            settings = f"{{otlp_endpoint: '{endpoint}', sample_ratio: 1.0, span_export_delay_s: {delay}}}"
+            with serve_app(create_app(parse_config(telemetry_yaml(fake_openai_url, settings)))) as url:
+                sdk = openai.OpenAI(base_url=f"{url}/v1", api_key="k", max_retries=0)
+                sdk.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+                if arrives:  # sent within the delay, while the gateway runs
+                    wait_for(lambda: len(collector.traces) == 1, timeout=2)
+                else:  # two spans are far from a full batch: they wait, and shutdown sends them
+                    time.sleep(1.5)  # longer than the default delay: held by the setting
+                    assert len(collector.traces) == 1
+            assert len(collector.traces) == (1 if arrives else 2)
+    assert all(len(request.resource_spans[0].scope_spans[0].spans) == 2 for request in collector.traces)
