@@ -56,9 +56,11 @@ def rejection(scope: Scope, status: int) -> Exchange:
     """The exchange of a request of ``scope`` answered ``status`` (ended now) before any route took it."""
     path: str = scope["path"]
     protocol: WireProtocol
-    if path == "/mcp" or path.startswith("/mcp/") or path == "/sse":
-        protocol, route = "mcp", "/sse" if path == "/sse" else "/mcp"
-    elif path.startswith("/messages/"):  # the 2024-11-05 HTTP+SSE transport's POSTs
+    if path == "/mcp" or path.startswith("/mcp/"):
+        protocol, route = "mcp", "/mcp"
+    elif path == "/sse":  # the 2024-11-05 HTTP+SSE transport: its stream, then its POSTs
+        protocol, route = "mcp", "/sse"
+    elif path.startswith("/messages/"):
         protocol, route = "mcp", "/messages/"
     elif path == "/a2a" or path.startswith("/a2a/"):
         protocol, route = "a2a", "/a2a/{agent}"
