@@ -370,7 +370,7 @@ class OTLPSpanSink:
         resource: Mapping[str, AttributeValue],
         scope: tuple[str, str],
         timeout_s: float,
-        delay_s: float = 1.0,
+        delay_s: float,
     ) -> None:
         self._url = f"{endpoint}/v1/traces"
         self._endpoint = endpoint

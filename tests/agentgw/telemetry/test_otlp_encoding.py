@@ -103,6 +103,7 @@ async def test_an_unreachable_collector_drops_spans_without_blocking(
         resource={"service.name": "agentgw"},
         scope=("agentgw", "x"),
         timeout_s=2,
+        delay_s=1.0,
     )
     await sink.start()
     span = new_span("chat m", SERVER, 1, {}, parent=None)
