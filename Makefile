@@ -6,7 +6,7 @@ CONFIG ?= examples/quickstart.yaml
 
 .PHONY: run test lint tools check bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml setup.py agentgw/telemetry/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -6,12 +6,16 @@ names and attributes are built here when the span is exported. The snapshot's ``
 what repeats from request to request, so the encoder builds and encodes it once per distinct value
 (see :mod:`agentgw.telemetry.spans`).
 
+:data:`request_span` and :data:`upstream_span` are the C implementations of
+:func:`request_span_py` and :func:`upstream_span_py` when they are built (:mod:`agentgw.telemetry.native`).
+
 Span names: GenAI ``{gen_ai.operation.name} {gen_ai.request.model}``; MCP ``{mcp.method.name}
 {target}``; A2A ``{a2a.method.name}``. Upstream calls: the same, with the upstream's model or name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,9 +23,10 @@ from opentelemetry.util.types import AttributeValue
 
 from agentgw.exchange import Exchange, UpstreamCall
 from agentgw.telemetry import content, genai
+from agentgw.telemetry.native import speedups
 from agentgw.telemetry.spans import CLIENT, SERVER, Fixed, FrozenSpan, InFlight, shape_number
 
-__all__ = ["REQUEST", "UPSTREAM", "request_span", "upstream_span"]
+__all__ = ["REQUEST", "UPSTREAM", "request_span", "request_span_py", "upstream_span", "upstream_span_py"]
 
 
 class _RequestShape:
@@ -169,9 +174,9 @@ def _captured(exchange: Exchange) -> tuple[str, Any] | None:
     return None
 
 
-def request_span(exchange: Exchange, capture_content: bool, span: InFlight, end_ns: int) -> FrozenSpan:
+def request_span_py(exchange: Exchange, capture_content: bool, span: InFlight, end_ns: int) -> FrozenSpan:
     """The finished span of ``exchange``, started as ``span``: its ids and times, and the snapshot of
-    the values it is made of."""
+    the values it is made of. (:data:`request_span`: this, or the same in C.)"""
     llm = exchange.protocol == "llm"
     request = exchange.request
     first_chunk = exchange.first_chunk
@@ -222,10 +227,11 @@ def request_span(exchange: Exchange, capture_content: bool, span: InFlight, end_
     )
 
 
-def upstream_span(
+def upstream_span_py(
     exchange: Exchange, call: UpstreamCall, parent: InFlight, span_id: int, start_ns: int, end_ns: int
 ) -> FrozenSpan:
-    """The finished span of an upstream ``call``, child of ``exchange``'s span ``parent``."""
+    """The finished span of an upstream ``call``, child of ``exchange``'s span ``parent``.
+    (:data:`upstream_span`: this, or the same in C.)"""
     return (
         parent[0],
         span_id,
@@ -273,3 +279,21 @@ def _interned(fixed: Fixed) -> Fixed:
         _INTERNED.clear()
     _INTERNED[fixed] = fixed
     return fixed
+
+
+request_span: Callable[[Exchange, bool, InFlight, int], FrozenSpan] = request_span_py
+upstream_span: Callable[[Exchange, UpstreamCall, InFlight, int, int, int], FrozenSpan] = upstream_span_py
+if speedups is not None:
+    speedups.configure(
+        _INTERNED,
+        _INTERN_LIMIT,
+        genai.parameter_values,
+        genai.PARAMETER_FIELDS,
+        _captured,
+        REQUEST,
+        UPSTREAM,
+        SERVER,
+        CLIENT,
+    )
+    request_span = speedups.request_span
+    upstream_span = speedups.upstream_span

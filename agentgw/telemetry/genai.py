@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry.util.types import AttributeValue
 
 __all__ = [
+    "PARAMETER_FIELDS",
     "ParameterValues",
     "parameter_values",
     "provider_name",
@@ -91,6 +92,8 @@ _REQUEST_PARAMETERS: dict[str, tuple[str, type | tuple[type, ...]]] = {
 }
 
 
+PARAMETER_FIELDS = tuple(_REQUEST_PARAMETERS)
+"""The request-body fields :func:`parameter_values` looks for."""
 _PARAMETER_FIELDS = frozenset(_REQUEST_PARAMETERS)
 # A set of fields a body sets -> those fields in one order, and the getter of their values.
 _GETTERS: dict[frozenset[str], tuple[tuple[str, ...], itemgetter[Any]]] = {}

@@ -25,7 +25,8 @@ from agentgw.telemetry.access_log import access_record
 from agentgw.telemetry.exchange_spans import request_span, upstream_span
 from agentgw.telemetry.genai import MCP_PROTOCOL_VERSION, PROMPT_NAME, TOOL_NAME, provider_name
 from agentgw.telemetry.metrics import MetricSet
-from agentgw.telemetry.propagation import TraceParent, continue_from
+from agentgw.telemetry.native import speedups
+from agentgw.telemetry.propagation import TraceParent, continue_from, traceparent_py
 from agentgw.telemetry.spans import InFlight, SpanSink
 
 __all__ = ["TelemetryObserver"]
@@ -34,6 +35,7 @@ _KEY = "telemetry"
 _NS = 1_000_000_000
 _random_bits = random.getrandbits
 _time_ns = time.time_ns
+_traceparent = traceparent_py if speedups is None else speedups.traceparent
 
 
 class TelemetryObserver:
@@ -108,7 +110,7 @@ class TelemetryObserver:
             return
         span_id = _random_bits(64) or 1
         call.state[_KEY] = (span_id, _time_ns())
-        call.headers["traceparent"] = f"00-{span[0].to_bytes(16).hex()}-{span_id.to_bytes(8).hex()}-01"
+        call.headers["traceparent"] = _traceparent(span[0], span_id)
         if span[5]:
             call.headers["tracestate"] = span[5]
 

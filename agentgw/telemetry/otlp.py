@@ -9,7 +9,10 @@ any order, so the cached block is spliced in as is), with a ``struct`` packer th
 span's ids, times and flags and that block in one call; the leading ``variable`` values are written
 from cached key prefixes (token counts: whole cached fields), without building an attribute dict.
 ``tests/agentgw/telemetry`` decodes the output with the official ``opentelemetry-proto`` classes,
-and checks it against the attributes the SDK path builds for the same span.
+and checks it against the attributes the SDK path builds for the same span. :func:`encode_request` is the
+same encoder in C when it is built (:mod:`agentgw.telemetry.native`), with this one as its reference:
+the C one asks Python only for what a cache of ``fixed`` values misses, and for attribute values of
+other types than str, int, float and bool.
 
 Spans are queued as they end (bounded; overflow is dropped and counted), and encoded and sent in
 batches of up to 512 by one background task, POSTed over the gateway's own keep-alive HTTP/1.1 client
@@ -27,10 +30,11 @@ from collections.abc import Callable, Iterable, Mapping
 
 from opentelemetry.util.types import AttributeValue
 
+from agentgw.telemetry.native import NativeEntry, speedups
 from agentgw.telemetry.spans import Fixed, FrozenSpan, SpanShape, shape
 from agentgw.upstream.pool import HTTPPool, PoolTimeouts, UpstreamConnectError, UpstreamReadError
 
-__all__ = ["OTLPSpanSink", "encode_frozen", "encode_spans"]
+__all__ = ["OTLPSpanSink", "encode_frozen", "encode_request", "encode_request_py", "encode_spans"]
 
 log = logging.getLogger("agentgw")
 
@@ -213,12 +217,17 @@ def _int_attribute(key: str, value: int) -> bytes:
     return encoded
 
 
+def _block(span_shape: SpanShape, fixed: Fixed) -> bytes:
+    """A span's name and the attributes made of its ``fixed`` values, encoded."""
+    return _string(5, span_shape.name(fixed)) + _span_attributes(span_shape.fixed_attributes(fixed))
+
+
 def _fixed_entry(fixed: Fixed) -> _FixedEntry:
     span_shape = shape(fixed[0])
     names = span_shape.variable_names
     for name in names:
         _INT_ATTRIBUTES.setdefault(name, {})
-    block = _string(5, span_shape.name(fixed)) + _span_attributes(span_shape.fixed_attributes(fixed))
+    block = _block(span_shape, fixed)
     entry = (
         names,
         tuple(range(len(names))),
@@ -340,6 +349,40 @@ def _prefix(
     return _field(1, _attributes(1, resource)), _field(1, _string(1, scope_name) + _string(2, scope_version))
 
 
+# What the C encoder (`_speedups.encode_request`) keeps of each `fixed` value, by its id as `_FIXED`.
+_NATIVE_FIXED: dict[int, NativeEntry] = {}
+
+
+def _native_entry(fixed: Fixed) -> NativeEntry:
+    span_shape = shape(fixed[0])
+    names = span_shape.variable_names
+    entry = (fixed, _block(span_shape, fixed), tuple(_key(name) for name in names), names, span_shape)
+    if len(_NATIVE_FIXED) >= _CACHE_LIMIT:
+        _NATIVE_FIXED.clear()
+    _NATIVE_FIXED[id(fixed)] = entry
+    return entry
+
+
+def _rest(span_shape: SpanShape, variable: object) -> bytes:
+    return _span_attributes(span_shape.variable_attributes(variable))
+
+
+def encode_request_py(prefix: tuple[bytes, bytes], spans: list[FrozenSpan]) -> bytes:
+    """An ``ExportTraceServiceRequest`` of ``spans``; ``prefix`` is the encoded resource and scope.
+    (:func:`encode_request`: this, or the same in C.)"""
+    return _request(prefix, [encode_frozen(span) for span in spans])
+
+
+def encode_request(prefix: tuple[bytes, bytes], spans: list[FrozenSpan]) -> bytes:
+    """An ``ExportTraceServiceRequest`` of ``spans``; ``prefix`` is the encoded resource and scope."""
+    if speedups is None:
+        return encode_request_py(prefix, spans)
+    resource, scope = prefix
+    return speedups.encode_request(
+        resource, scope, spans, _NATIVE_FIXED, _native_entry, _span_attribute, _rest
+    )
+
+
 def encode_spans(
     spans: Iterable[FrozenSpan],
     resource: Mapping[str, AttributeValue],
@@ -347,7 +390,7 @@ def encode_spans(
     scope_version: str,
 ) -> bytes:
     """An ``ExportTraceServiceRequest`` holding ``spans``, all from one resource and scope."""
-    return _request(_prefix(resource, scope_name, scope_version), [encode_frozen(span) for span in spans])
+    return encode_request(_prefix(resource, scope_name, scope_version), list(spans))
 
 
 class OTLPSpanSink:
@@ -427,7 +470,7 @@ class OTLPSpanSink:
 
     async def _send_batch(self) -> None:
         batch, self._queue = self._queue[:_BATCH], self._queue[_BATCH:]
-        payload = _request(self._prefix, [encode_frozen(span) for span in batch])
+        payload = encode_request(self._prefix, batch)
         assert self._pool is not None
         try:
             response = await self._pool.request("POST", "v1/traces", payload)

@@ -1,0 +1,97 @@
+"""The span path's C implementations (``agentgw/telemetry/_speedups.c``), when they are built.
+
+The install builds them when a C compiler is at hand (an optional extension: without one the install
+goes on, and the Python implementations they mirror are used); ``AGENTGW_NO_EXTENSIONS=1`` turns
+them off. Each C function gives exactly what its Python counterpart gives, which
+``tests/agentgw/telemetry/test_speedups.py`` checks on generated input. Why: with every request
+traced, the Python span path was some 200 bytecodes per request whose dispatch, not any one call,
+made tracing cost about 15% of a proxied request (``python bench/run.py telemetry-instructions``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+
+from agentgw.exchange import Exchange, UpstreamCall
+from agentgw.telemetry.spans import Fixed, FrozenSpan, InFlight, SpanShape
+
+__all__ = ["NativeEntry", "Speedups", "speedups"]
+
+NativeEntry = tuple[Fixed, bytes, tuple[bytes, ...], tuple[str, ...], SpanShape]
+"""What the C encoder keeps of a span's ``fixed`` value: the value, its name and attributes encoded,
+the encoded keys and the names of its shape's variable values, and the shape."""
+
+
+class Speedups(Protocol):
+    """``agentgw.telemetry._speedups``: the counterpart of each function is named in its docstring."""
+
+    def configure(
+        self,
+        interned: dict[Fixed, Fixed],
+        intern_limit: int,
+        parameter_values: Callable[[Any], Any],
+        parameter_fields: tuple[str, ...],
+        captured: Callable[[Exchange], Any],
+        request_shape: int,
+        upstream_shape: int,
+        server_kind: int,
+        client_kind: int,
+        /,
+    ) -> None:
+        """What :meth:`request_span` and :meth:`upstream_span` need of the Python side."""
+
+    def request_span(
+        self, exchange: Exchange, capture_content: bool, span: InFlight, end_ns: int, /
+    ) -> FrozenSpan:
+        """``exchange_spans.request_span_py``."""
+        ...
+
+    def upstream_span(
+        self,
+        exchange: Exchange,
+        call: UpstreamCall,
+        parent: InFlight,
+        span_id: int,
+        start_ns: int,
+        end_ns: int,
+        /,
+    ) -> FrozenSpan:
+        """``exchange_spans.upstream_span_py``."""
+        ...
+
+    def traceparent(self, trace_id: int, span_id: int, /) -> str:
+        """``propagation.traceparent_py``."""
+        ...
+
+    def encode_request(
+        self,
+        resource: bytes,
+        scope: bytes,
+        spans: list[FrozenSpan],
+        entries: dict[int, NativeEntry],
+        new_entry: Callable[[Fixed], NativeEntry],
+        attribute: Callable[[str, object], bytes],
+        rest: Callable[[SpanShape, Any], bytes],
+        /,
+    ) -> bytes:
+        """``otlp.encode_request_py``, given the encoded resource and scope, and the Python side's
+        cache of ``fixed`` values (by id), its maker, and the encoders of what C leaves to Python:
+        an attribute of another type than str, int, float or bool, and a shape's further
+        attributes."""
+        ...
+
+
+def _load() -> Speedups | None:
+    if os.environ.get("AGENTGW_NO_EXTENSIONS"):
+        return None
+    try:
+        return cast(Speedups, importlib.import_module("agentgw.telemetry._speedups"))
+    except ImportError:  # installed without a C compiler: the Python implementations
+        return None
+
+
+speedups = _load()
+"""``agentgw.telemetry._speedups``, or ``None`` when it is not built or is turned off."""

@@ -1,0 +1,281 @@
+"""The span path's C implementations (``agentgw.telemetry._speedups``) against the Python ones they mirror.
+
+Each C function must give exactly what its Python reference gives, on generated exchanges and spans
+(every field kind, absent values, odd types, long and non-ASCII text, 128-bit ids) and on bad input
+(the same exception type). The extension is optional at install time: where no C compiler is
+found (or ``AGENTGW_NO_EXTENSIONS=1`` turns it off) the comparisons are skipped, as there is nothing
+to compare; where one is, a test fails if the gateway would run without the extension.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from agentgw.exchange import Exchange, UpstreamCall, Usage
+from agentgw.telemetry import exchange_spans, otlp, propagation
+from agentgw.telemetry.native import speedups
+from agentgw.telemetry.spans import CLIENT, PLAIN, SERVER, FrozenSpan, InFlight
+
+
+def _no_extension() -> str | None:
+    """Why the extension may rightly be missing here, if it may."""
+    if os.environ.get("AGENTGW_NO_EXTENSIONS"):
+        return "AGENTGW_NO_EXTENSIONS=1 turns the extension off"
+    compiler = str(sysconfig.get_config_var("CC") or "cc").split()[0]
+    if speedups is None and shutil.which(compiler) is None:
+        return f"no C compiler ({compiler}): the install used the Python implementations"
+    return None
+
+
+needs_extension = pytest.mark.skipif(_no_extension() is not None, reason=str(_no_extension()))
+
+_FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+_text = st.text(max_size=12) | st.sampled_from(["chat", "gpt-4o-mini", "tools/call", "κόσμε ✓", "x" * 200])
+_maybe_text = st.none() | _text
+_ints = (
+    st.none()
+    | st.integers(min_value=0, max_value=1 << 20)
+    | st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1)
+)
+_ids64 = st.integers(min_value=1, max_value=(1 << 64) - 1)
+_ids128 = st.integers(min_value=1, max_value=(1 << 128) - 1)
+_ns = st.integers(min_value=0, max_value=(1 << 64) - 1)
+_parameters = st.dictionaries(
+    st.sampled_from(["temperature", "max_tokens", "top_p", "seed", "stop", "n", "messages", "model"]),
+    st.none() | st.floats(allow_nan=False) | st.integers(-5, 5000) | _text | st.lists(_text, max_size=3),
+    max_size=5,
+)
+
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+def _fill(exchange: Exchange, draw: Draw) -> None:
+    exchange.target = draw(_maybe_text)
+    exchange.status = draw(st.none() | st.sampled_from([200, 400, 429, 502]))
+    exchange.backend = draw(_maybe_text)
+    exchange.provider = draw(st.none() | st.sampled_from(["openai", "anthropic", "azure_openai", "bedrock"]))
+    exchange.stream = draw(st.booleans())
+    exchange.response_model = draw(_maybe_text)
+    exchange.finish_reasons = draw(st.lists(_text, max_size=2))
+    exchange.error_type = draw(st.none() | st.sampled_from(["upstream_error", "tool_error", "timeout"]))
+    exchange.request = draw(st.none() | _parameters)
+    exchange.response_id = draw(_maybe_text)
+    exchange.usage = Usage(*(draw(_ints) for _ in range(5)))
+    exchange.first_chunk = draw(st.none() | st.floats(min_value=0, max_value=1e6))
+    exchange.attributes = draw(st.dictionaries(_text, _text | st.integers(), max_size=2))
+    exchange.response = draw(st.none() | st.fixed_dictionaries({"id": _text}))
+    exchange.tool_arguments = draw(st.none() | st.fixed_dictionaries({"city": _text}))
+    exchange.tool_result = draw(st.none() | st.fixed_dictionaries({"content": st.lists(_text, max_size=2)}))
+
+
+def _exchange(draw: Draw) -> Exchange:
+    protocol = draw(st.sampled_from(["llm", "mcp", "a2a"]))
+    operation = draw(st.sampled_from(["chat", "tools/call", "prompts/get", "SendMessage"]))
+    route = draw(st.sampled_from(["/v1/chat/completions", "/mcp", "/a2a/x"]))
+    exchange = Exchange(protocol, route, operation, {})
+    _fill(exchange, draw)
+    return exchange
+
+
+def _in_flight(draw: Draw) -> InFlight:
+    return (
+        draw(_ids128),
+        draw(_ids64),
+        draw(st.none() | _ids64),
+        draw(_ns),
+        draw(st.booleans()),
+        draw(st.sampled_from(["", "k=v", "vendor=κ"])),
+    )
+
+
+@needs_extension
+def test_the_extension_is_built_and_used() -> None:
+    assert speedups is not None, "agentgw.telemetry._speedups did not build: is a C compiler installed?"
+    assert exchange_spans.request_span is speedups.request_span
+    assert exchange_spans.upstream_span is speedups.upstream_span
+
+
+@needs_extension
+@_FAST
+@given(data=st.data(), capture=st.booleans())
+def test_request_span_matches_python(data: st.DataObject, capture: bool) -> None:
+    assert speedups is not None
+    exchange, span, end_ns = _exchange(data.draw), _in_flight(data.draw), data.draw(_ns)
+    expected = exchange_spans.request_span_py(exchange, capture, span, end_ns)
+    got = speedups.request_span(exchange, capture, span, end_ns)
+    assert got == expected
+    try:
+        hash(expected[9])
+    except TypeError:  # unhashable values: neither shares the tuple
+        return
+    assert got[9] is expected[9]  # one interned `fixed` tuple, whichever made it first
+
+
+@needs_extension
+@_FAST
+@given(data=st.data())
+def test_upstream_span_matches_python(data: st.DataObject) -> None:
+    assert speedups is not None
+    exchange, parent = _exchange(data.draw), _in_flight(data.draw)
+    call = UpstreamCall(
+        data.draw(_text),
+        data.draw(_maybe_text),
+        data.draw(st.none() | st.sampled_from(["http://127.0.0.1:9100/v1", "https://api.example.com"])),
+        data.draw(_maybe_text),
+    )
+    call.status = data.draw(st.none() | st.sampled_from([200, 500]))
+    call.error_type = data.draw(st.none() | st.sampled_from(["upstream_error", "timeout"]))
+    span_id, start_ns, end_ns = data.draw(_ids64), data.draw(_ns), data.draw(_ns)
+    expected = exchange_spans.upstream_span_py(exchange, call, parent, span_id, start_ns, end_ns)
+    got = speedups.upstream_span(exchange, call, parent, span_id, start_ns, end_ns)
+    assert got == expected
+    assert got[9] is expected[9]
+
+
+@needs_extension
+@_FAST
+@given(trace_id=_ids128, span_id=_ids64)
+def test_traceparent_matches_python(trace_id: int, span_id: int) -> None:
+    assert speedups is not None
+    header = speedups.traceparent(trace_id, span_id)
+    assert header == propagation.traceparent_py(trace_id, span_id)
+    parsed = propagation.parse_traceparent(header)
+    assert parsed is not None and (parsed.trace_id, parsed.span_id, parsed.sampled) == (
+        trace_id,
+        span_id,
+        True,
+    )
+
+
+@needs_extension
+@pytest.mark.parametrize(
+    ("trace_id", "span_id"), [(1 << 128, 1), (-1, 1), (1, 1 << 64), (1, -1), ("1", 1), (1.0, 1)]
+)
+def test_traceparent_rejects_what_python_rejects(trace_id: Any, span_id: Any) -> None:
+    assert speedups is not None
+    with pytest.raises((OverflowError, TypeError, AttributeError)) as expected:
+        propagation.traceparent_py(trace_id, span_id)
+    with pytest.raises(expected.type if expected.type is not AttributeError else TypeError):
+        speedups.traceparent(trace_id, span_id)
+
+
+def _values() -> st.SearchStrategy[object]:
+    return (
+        _text
+        | st.integers(min_value=-(1 << 63), max_value=(1 << 64) - 1)
+        | st.booleans()
+        | st.floats(allow_nan=False)
+        | st.lists(_text, max_size=3).map(tuple)
+    )
+
+
+@st.composite
+def _spans(draw: st.DrawFn) -> FrozenSpan:
+    kind = draw(st.sampled_from(["request", "upstream", "plain"]))
+    exchange, parent = _exchange(draw), _in_flight(draw)
+    if kind == "request":
+        span = exchange_spans.request_span_py(exchange, draw(st.booleans()), parent, draw(_ns))
+    elif kind == "upstream":
+        call = UpstreamCall(
+            draw(_text),
+            draw(_maybe_text),
+            draw(st.none() | st.just("http://127.0.0.1:9/v1")),
+            draw(_maybe_text),
+        )
+        call.status, call.error_type = (
+            draw(st.none() | st.just(502)),
+            draw(st.none() | st.just("upstream_error")),
+        )
+        span = exchange_spans.upstream_span_py(exchange, call, parent, draw(_ids64), draw(_ns), draw(_ns))
+    else:
+        attributes = draw(st.dictionaries(_text, _values(), max_size=4))
+        span = (
+            *parent[:2],
+            parent[2],
+            draw(st.sampled_from([SERVER, CLIENT])),
+            draw(_ns),
+            draw(_ns),
+            draw(st.booleans()),
+            draw(st.booleans()),
+            parent[5],
+            (PLAIN, draw(_text)),
+            attributes,
+        )
+    if kind == "request" and draw(st.booleans()):  # variable values of every type, as a shape may give
+        variable = tuple(draw(st.none() | _values()) for _ in range(7)) + span[10][7:]
+        span = (*span[:10], variable)
+    return span
+
+
+@needs_extension
+@_FAST
+@given(spans=st.lists(_spans(), max_size=6))
+def test_encode_request_matches_python(spans: list[FrozenSpan]) -> None:
+    assert speedups is not None
+    prefix = otlp._prefix({"service.name": "agentgw ✓"}, "agentgw", "0.1.0")
+    expected = otlp.encode_request_py(prefix, spans)
+    assert otlp.encode_request(prefix, spans) == expected
+    ExportTraceServiceRequest.FromString(expected)  # and it is valid OTLP
+
+
+def _span(**changes: Any) -> list[Any]:
+    exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+    span = list(exchange_spans.request_span_py(exchange, False, (1, 2, None, 3, False, ""), 4))
+    for index, value in changes.items():
+        span[int(index.removeprefix("i"))] = value
+    return span
+
+
+@needs_extension
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _span(i0=1 << 128),  # a trace id past 128 bits
+        _span(i1=-1),  # a negative span id
+        _span(i4=-1),  # a time before the epoch
+        _span(i0="abc"),
+    ],
+    ids=["trace-id", "span-id", "time", "id-type"],
+)
+def test_encode_request_rejects_what_python_rejects(bad: list[Any]) -> None:
+    prefix = otlp._prefix({}, "agentgw", "0")
+    with pytest.raises((OverflowError, AttributeError, struct.error)):
+        otlp.encode_request_py(prefix, [tuple(bad)])  # type: ignore[list-item]
+    with pytest.raises((OverflowError, TypeError)):
+        otlp.encode_request(prefix, [tuple(bad)])  # type: ignore[list-item]
+
+
+def test_without_the_extension_the_python_path_encodes_the_same() -> None:
+    # AGENTGW_NO_EXTENSIONS=1: every hook takes the Python implementations, whose output the
+    # tests above compare with C; here the switch itself, in a fresh interpreter.
+    code = (
+        "from agentgw.telemetry import exchange_spans, native, observer, otlp;"
+        "assert native.speedups is None;"
+        "assert exchange_spans.request_span is exchange_spans.request_span_py;"
+        "assert observer._traceparent.__module__ == 'agentgw.telemetry.propagation';"
+        "print(otlp.encode_request((b'', b''), []).hex())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "AGENTGW_NO_EXTENSIONS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert bytes.fromhex(result.stdout.strip()) == otlp.encode_request((b"", b""), [])
