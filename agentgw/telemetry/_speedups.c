@@ -179,14 +179,23 @@ get_attributes(PyObject *obj, PyObject **names, PyObject **items, int count)
     return 0;
 }
 
-static PyObject *
-tuple_item(PyObject *tuple, Py_ssize_t index)
+/* request_span's and upstream_span's checks: `expected` arguments (`usage`), configure() called,
+   and args[2] a span in flight (InFlight, a 6-tuple). 1, or 0 with an exception set. */
+static int
+span_arguments(Py_ssize_t nargs, Py_ssize_t expected, const char *usage, PyObject *const *args)
 {
-    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) <= index) {
-        PyErr_SetString(PyExc_TypeError, "a span in flight must be a tuple");
-        return NULL;
+    if (nargs != expected) {
+        PyErr_SetString(PyExc_TypeError, usage);
+        return 0;
     }
-    return PyTuple_GET_ITEM(tuple, index);
+    if (!configured()) {
+        return 0;
+    }
+    if (!PyTuple_Check(args[2]) || PyTuple_GET_SIZE(args[2]) < 6) {
+        PyErr_SetString(PyExc_TypeError, "a span in flight must be a 6-tuple (InFlight)");
+        return 0;
+    }
+    return 1;
 }
 
 enum {
@@ -198,16 +207,12 @@ enum {
 static PyObject *
 request_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "request_span(exchange, capture_content, span, end_ns)");
-        return NULL;
-    }
-    if (!configured()) {
+    if (!span_arguments(nargs, 4, "request_span(exchange, capture_content, span, end_ns)", args)) {
         return NULL;
     }
     PyObject *exchange = args[0], *span = args[2], *end_ns = args[3];
     int capture = PyObject_IsTrue(args[1]);
-    if (capture < 0 || tuple_item(span, 5) == NULL) {
+    if (capture < 0) {
         return NULL;
     }
     PyObject *names[X_COUNT] = {
@@ -315,17 +320,10 @@ done:
 static PyObject *
 upstream_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "upstream_span(exchange, call, parent, span_id, start_ns, end_ns)");
-        return NULL;
-    }
-    if (!configured()) {
+    if (!span_arguments(nargs, 6, "upstream_span(exchange, call, parent, span_id, start_ns, end_ns)", args)) {
         return NULL;
     }
     PyObject *exchange = args[0], *call = args[1], *parent = args[2];
-    if (tuple_item(parent, 5) == NULL) {
-        return NULL;
-    }
     PyObject *exchange_names[3] = {s_protocol, s_operation, s_provider};
     PyObject *call_names[6] = {s_model, s_backend, s_url, s_target, s_status, s_error_type};
     PyObject *x[3], *c[6];
