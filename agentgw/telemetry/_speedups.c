@@ -492,9 +492,10 @@ put_le(Buffer *b, uint64_t value, int size)
 #define HAS_IS_REMOTE 0x100
 #define IS_REMOTE 0x200
 
-/* A Span.attributes field: `key` is the encoded KeyValue.key field, `value` an AnyValue's bytes. */
+/* A Span.attributes field's tag, length, key (the encoded KeyValue.key field) and KeyValue.value
+   tag and length, with room reserved for the `value_size` bytes of the AnyValue that follows. */
 static int
-put_attribute(Buffer *b, PyObject *key, const unsigned char *value, Py_ssize_t value_size)
+put_attribute_head(Buffer *b, PyObject *key, Py_ssize_t value_size)
 {
     Py_ssize_t key_size = PyBytes_GET_SIZE(key);
     Py_ssize_t key_value = key_size + 1 + varint_size((uint64_t)value_size) + value_size;
@@ -506,6 +507,16 @@ put_attribute(Buffer *b, PyObject *key, const unsigned char *value, Py_ssize_t v
     put(b, PyBytes_AS_STRING(key), key_size);
     b->data[b->len++] = KEY_VALUE_VALUE;
     put_varint(b, (uint64_t)value_size);
+    return 0;
+}
+
+/* A Span.attributes field whose AnyValue is `value`. */
+static int
+put_attribute(Buffer *b, PyObject *key, const unsigned char *value, Py_ssize_t value_size)
+{
+    if (put_attribute_head(b, key, value_size) < 0) {
+        return -1;
+    }
     put(b, value, value_size);
     return 0;
 }
@@ -532,17 +543,10 @@ put_value(Buffer *b, PyObject *key, PyObject *value)
         if (text == NULL) {
             return -1;
         }
-        Py_ssize_t key_size = PyBytes_GET_SIZE(key);
         Py_ssize_t any = 1 + varint_size((uint64_t)size) + size; /* AnyValue.string_value (1) */
-        Py_ssize_t key_value = key_size + 1 + varint_size((uint64_t)any) + any;
-        if (reserve(b, 1 + 10 + key_value) < 0) {
+        if (put_attribute_head(b, key, any) < 0) {
             return -1;
         }
-        b->data[b->len++] = SPAN_ATTRIBUTE;
-        put_varint(b, (uint64_t)key_value);
-        put(b, PyBytes_AS_STRING(key), key_size);
-        b->data[b->len++] = KEY_VALUE_VALUE;
-        put_varint(b, (uint64_t)any);
         b->data[b->len++] = 0x0a;
         put_varint(b, (uint64_t)size);
         put(b, text, size);
