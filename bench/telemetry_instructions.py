@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx2
 import yaml
@@ -87,7 +88,7 @@ def run(options: Options) -> str:
         }
         with ThreadPoolExecutor(_PARALLEL) as pool:
             futures = {
-                name: pool.submit(_measure, valgrind, control, _config(upstream, telemetry), requests)
+                name: pool.submit(_measure, valgrind, control, _slow_config(upstream, telemetry), requests)
                 for name, telemetry in variants.items()
             }
         counts = {name: future.result() for name, future in futures.items()}
@@ -113,6 +114,15 @@ def run(options: Options) -> str:
         f" overhead_pct_metrics_only={overhead['metrics only'][0]:.1f}"
         f" cycles_overhead_pct={overhead['metrics + all traced'][1]:.1f}"
     )
+
+
+def _slow_config(upstream: str, telemetry: dict[str, object]) -> dict[str, object]:
+    """The ``telemetry`` suite's gateway config, with the usage ledger written in batches of 500 as
+    at full speed: by default it also writes every second what has come, which under callgrind is a
+    few dozen records per transaction, a cost per request that grows with a variant's slowness."""
+    config = _config(upstream, telemetry)
+    config["accounting"] = {"ledger": {"flush_interval_s": 3600}}
+    return config
 
 
 def _measure(valgrind: str, control: str, config: dict[str, object], requests: int) -> _Counts:
@@ -185,19 +195,42 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 async def _load(url: str, requests: int) -> None:
+    """Send ``requests`` chat completions at concurrency :data:`CONCURRENCY`, over keep-alive
+    connections, each request in one write as wrk sends it.
+
+    Not httpx2: it writes a request's head and body separately, and a gateway slowed down by
+    callgrind often reads the head alone, then the body: a second read and wake-up per request that
+    load at full speed does not cause, and which came and went with the machine's other load (the
+    sink receiving a batch of spans was enough), moving a variant's count by 15-20k instructions.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     body = chat_body(_MODEL)
+    request = (
+        f"POST {parts.path} HTTP/1.1\r\nhost: {parts.netloc}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode() + body
     left = requests
 
-    async def worker(client: httpx2.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal left
-        while left > 0:
-            left -= 1
-            response = await client.post(url, content=body, headers={"content-type": "application/json"})
-            if response.status_code != 200:
-                raise BenchError(f"{url}: HTTP {response.status_code}: {response.text[:200]}")
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while left > 0:
+                left -= 1
+                writer.write(request)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
+                status = int(head.split(b" ", 2)[1])
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if length is None:
+                    raise BenchError(f"{url}: a response without content-length: {head[:200]!r}")
+                answer = await reader.readexactly(int(length.group(1)))
+                if status != 200:
+                    raise BenchError(f"{url}: HTTP {status}: {answer[:200]!r}")
+        finally:
+            writer.close()
 
-    async with httpx2.AsyncClient(trust_env=False, timeout=120) as client:
-        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
 def _control(control: str, option: str, pid: int) -> None:

@@ -395,8 +395,8 @@ def encode_spans(
 
 class OTLPSpanSink:
     """Queues finished spans and POSTs them to ``{endpoint}/v1/traces`` in batches, from a background
-    task that also encodes them: a batch as soon as 512 are queued, else what is queued every
-    ``delay_s``.
+    task that also encodes them: a batch as soon as 512 are queued, else what is queued once
+    ``delay_s`` has passed with no full batch.
 
     On the request path a span costs one tuple of plain values (a :data:`FrozenSpan`): the
     garbage collector stops tracking such a tuple at its first pass, so queued spans do not bring
@@ -462,10 +462,17 @@ class OTLPSpanSink:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._full.wait(), self._delay_s)
+            except TimeoutError:
+                if self._queue:  # the delay is up: what is queued goes, a full batch or not
+                    await self._send_batch()
+                continue
             self._full.clear()
-            while self._queue:
+            # Full batches only: the spans that arrive while one is sent wait for the next batch
+            # or the delay. Draining the queue after each POST instead sent a POST every few
+            # requests under steady load, a few spans each (measured: 887 POSTs for 4096 spans).
+            while len(self._queue) >= _BATCH:
                 await self._send_batch()
 
     async def _send_batch(self) -> None:

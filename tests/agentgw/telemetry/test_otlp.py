@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
+import anyio
 import openai
+import pytest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -16,6 +19,8 @@ from starlette.routing import Route
 
 from agentgw import create_app
 from agentgw.config import parse_config
+from agentgw.telemetry.otlp import OTLPSpanSink
+from agentgw.telemetry.spans import SERVER, new_span
 from tests.agentgw.telemetry.conftest import telemetry_yaml
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.servers import serve_app, wait_for
@@ -118,3 +123,46 @@ def test_spans_wait_at_most_the_export_delay(fake_openai_url: str) -> None:
                     assert len(collector.traces) == 1
             assert len(collector.traces) == (1 if arrives else 2)
     assert all(len(request.resource_spans[0].scope_spans[0].spans) == 2 for request in collector.traces)
+
+
+@pytest.mark.anyio
+async def test_spans_queued_during_an_export_wait_for_a_full_batch_or_the_delay() -> None:
+    # Under steady load spans keep arriving while a batch is POSTed: they must make the next
+    # batch, not a POST of their own as soon as the last one returns (one every few requests).
+    release = threading.Event()
+    sizes: list[int] = []
+
+    async def traces(request: Request) -> Response:
+        body = ExportTraceServiceRequest.FromString(await request.body())
+        sizes.append(len(body.resource_spans[0].scope_spans[0].spans))
+        while not release.is_set():  # the first export is held: a slow collector
+            await anyio.sleep(0.01)
+        return Response(b"", media_type="application/x-protobuf")
+
+    collector = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    span = new_span("chat m", SERVER, 1, {}, parent=None)
+    span.end()
+    frozen = span.frozen()
+    with serve_app(collector) as endpoint:
+        sink = OTLPSpanSink(
+            endpoint, headers={}, resource={}, scope=("agentgw", "x"), timeout_s=5, delay_s=0.5
+        )
+        await sink.start()
+        try:
+            for _ in range(512):
+                sink.add(frozen)
+            with anyio.fail_after(5):
+                while not sizes:
+                    await anyio.sleep(0.01)
+            for _ in range(5):  # arrive while the full batch is being sent
+                sink.add(frozen)
+            release.set()
+            released = time.monotonic()
+            with anyio.fail_after(5):
+                while len(sizes) < 2:
+                    await anyio.sleep(0.01)
+            waited = time.monotonic() - released
+        finally:
+            await sink.stop()
+    assert sizes == [512, 5]
+    assert waited >= 0.4  # sent when the delay was up, not right after the first POST
