@@ -19,6 +19,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifndef Py_T_OBJECT_EX
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#endif
 
 /* ---------------------------------------------------------------------------------------------
    Configuration, set once by configure() from agentgw.telemetry.native. */
@@ -163,18 +167,63 @@ parameter_values(PyObject *request)
     return result;
 }
 
+/* Where a type keeps the attributes one caller reads: the offset of each one that is a plain slot
+   (a __slots__ member, as the dataclasses of agentgw.exchange have), else -1. Learnt for the last
+   type seen and kept while the type is unchanged (its version tag): reading a slot at its offset
+   costs a load, PyObject_GetAttr about 170 instructions (the type's lookup, the descriptor call). */
+#define MAX_SLOTS 16
+typedef struct {
+    PyTypeObject *type; /* strong reference */
+    unsigned int version;
+    Py_ssize_t offsets[MAX_SLOTS];
+} Slots;
+
+static Slots exchange_slots, call_slots, usage_slots, upstream_exchange_slots;
+
+static void
+learn_slots(Slots *slots, PyTypeObject *type, PyObject **names, int count)
+{
+    int generic = type->tp_getattro == PyObject_GenericGetAttr;
+    for (int i = 0; i < count; i++) {
+        slots->offsets[i] = -1;
+        PyObject *found = generic ? _PyType_Lookup(type, names[i]) : NULL; /* borrowed */
+        if (found != NULL && Py_IS_TYPE(found, &PyMemberDescr_Type)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)found)->d_member;
+            if (member->type == Py_T_OBJECT_EX) {
+                slots->offsets[i] = member->offset;
+            }
+        }
+    }
+    Py_INCREF(type);
+    Py_XSETREF(slots->type, type);
+    slots->version = type->tp_version_tag; /* 0: none assigned, so never matched below */
+}
+
 /* Fill `items` with the attributes of `obj` named in `names`; 0, or -1 with every item released. */
 static int
-get_attributes(PyObject *obj, PyObject **names, PyObject **items, int count)
+get_attributes(PyObject *obj, PyObject **names, PyObject **items, int count, Slots *slots)
 {
+    PyTypeObject *type = Py_TYPE(obj);
+    if (slots->type != type || slots->version != type->tp_version_tag || slots->version == 0) {
+        learn_slots(slots, type, names, count);
+    }
+    int known = slots->version != 0;
     for (int i = 0; i < count; i++) {
-        items[i] = PyObject_GetAttr(obj, names[i]);
-        if (items[i] == NULL) {
+        PyObject *item = NULL;
+        if (known && slots->offsets[i] >= 0) {
+            item = *(PyObject **)((char *)obj + slots->offsets[i]);
+            Py_XINCREF(item);
+        }
+        if (item == NULL) { /* not a slot, or an empty one: AttributeError as Python raises it */
+            item = PyObject_GetAttr(obj, names[i]);
+        }
+        if (item == NULL) {
             for (int j = 0; j < i; j++) {
                 Py_DECREF(items[j]);
             }
             return -1;
         }
+        items[i] = item;
     }
     return 0;
 }
@@ -221,7 +270,7 @@ request_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         s_first_chunk, s_attributes,
     };
     PyObject *x[X_COUNT];
-    if (get_attributes(exchange, names, x, X_COUNT) < 0) {
+    if (get_attributes(exchange, names, x, X_COUNT, &exchange_slots) < 0) {
         return NULL;
     }
     PyObject *result = NULL, *fixed = NULL, *variable = NULL, *parameters = NULL, *reasons = NULL;
@@ -254,7 +303,7 @@ request_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
     PyObject *usage_names[5] = {s_input_tokens, s_output_tokens, s_cache_read, s_cache_creation, s_reasoning};
-    if (get_attributes(x[X_USAGE], usage_names, usage, 5) < 0) {
+    if (get_attributes(x[X_USAGE], usage_names, usage, 5, &usage_slots) < 0) {
         for (int i = 0; i < 5; i++) {
             usage[i] = NULL;
         }
@@ -327,10 +376,10 @@ upstream_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *exchange_names[3] = {s_protocol, s_operation, s_provider};
     PyObject *call_names[6] = {s_model, s_backend, s_url, s_target, s_status, s_error_type};
     PyObject *x[3], *c[6];
-    if (get_attributes(exchange, exchange_names, x, 3) < 0) {
+    if (get_attributes(exchange, exchange_names, x, 3, &upstream_exchange_slots) < 0) {
         return NULL;
     }
-    if (get_attributes(call, call_names, c, 6) < 0) {
+    if (get_attributes(call, call_names, c, 6, &call_slots) < 0) {
         for (int i = 0; i < 3; i++) {
             Py_DECREF(x[i]);
         }
@@ -356,6 +405,35 @@ upstream_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* ---------------------------------------------------------------------------------------------
    Ids. */
 
+/* A non-negative int below 2**64 (kinds, times; TypeError or OverflowError otherwise, as
+   PyLong_AsUnsignedLongLong raises them); 0, or -1 with an exception set. On 3.11 an exact int is
+   read from its 30-bit digits: PyLong_AsUnsignedLongLong goes through _PyLong_AsByteArray there,
+   about 180 instructions a call, for a few ids and times per span. */
+static int
+as_u64(PyObject *value, uint64_t *out)
+{
+#if PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+    if (PyLong_CheckExact(value)) {
+        Py_ssize_t size = Py_SIZE(value);
+        const digit *d = ((PyLongObject *)value)->ob_digit;
+        if (size >= 0 && size <= 2) {
+            *out = size == 0 ? 0 : size == 1 ? d[0] : (uint64_t)d[0] | (uint64_t)d[1] << 30;
+            return 0;
+        }
+        if (size == 3 && d[2] < 16) {
+            *out = (uint64_t)d[0] | (uint64_t)d[1] << 30 | (uint64_t)d[2] << 60;
+            return 0;
+        }
+    }
+#endif
+    uint64_t number = PyLong_AsUnsignedLongLong(value);
+    if (number == (uint64_t)-1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = number;
+    return 0;
+}
+
 /* The non-negative int `value` as `size` (8 or 16) bytes, big-endian; 0, or -1 (OverflowError when
    it does not fit or is negative, TypeError when it is no int). */
 static int
@@ -366,8 +444,8 @@ id_bytes(PyObject *value, unsigned char *out, int size)
         return -1;
     }
     if (size == 8) {
-        uint64_t id = PyLong_AsUnsignedLongLong(value);
-        if (id == (uint64_t)-1 && PyErr_Occurred()) {
+        uint64_t id;
+        if (as_u64(value, &id) < 0) {
             return -1;
         }
         for (int i = 0; i < 8; i++) {
@@ -375,6 +453,34 @@ id_bytes(PyObject *value, unsigned char *out, int size)
         }
         return 0;
     }
+#if PY_VERSION_HEX < 0x030C0000 && PYLONG_BITS_IN_DIGIT == 30
+    if (PyLong_CheckExact(value) && Py_SIZE(value) >= 0 && Py_SIZE(value) <= 5) {
+        /* Up to 150 bits of 30-bit digits, the top one checked to leave 128. */
+        Py_ssize_t count = Py_SIZE(value);
+        const digit *d = ((PyLongObject *)value)->ob_digit;
+        if (count < 5 || d[4] < 256) {
+            uint64_t high = 0, low = 0;
+            for (Py_ssize_t i = 0; i < count; i++) {
+                int shift = 30 * (int)i;
+                uint64_t part = d[i];
+                if (shift < 64) {
+                    low |= part << shift;
+                    if (shift + 30 > 64) {
+                        high |= part >> (64 - shift);
+                    }
+                }
+                else {
+                    high |= part << (shift - 64);
+                }
+            }
+            for (int i = 0; i < 8; i++) {
+                out[7 - i] = (unsigned char)(high >> (8 * i));
+                out[15 - i] = (unsigned char)(low >> (8 * i));
+            }
+            return 0;
+        }
+    }
+#endif
 #if PY_VERSION_HEX >= 0x030D0000
     Py_ssize_t needed = PyLong_AsNativeBytes(
         value, out, size,
@@ -654,10 +760,9 @@ put_span(Buffer *b, Encoders *encoders, PyObject *span)
         (parent != Py_None && id_bytes(parent, ids + 24, 8) < 0)) {
         return -1;
     }
-    uint64_t kind = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(span, 3));
-    uint64_t start = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(span, 4));
-    uint64_t end = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(span, 5));
-    if (PyErr_Occurred()) {
+    uint64_t kind, start, end;
+    if (as_u64(PyTuple_GET_ITEM(span, 3), &kind) < 0 || as_u64(PyTuple_GET_ITEM(span, 4), &start) < 0 ||
+        as_u64(PyTuple_GET_ITEM(span, 5), &end) < 0) {
         return -1;
     }
     int error = PyObject_IsTrue(PyTuple_GET_ITEM(span, 6));
@@ -808,6 +913,338 @@ done:
 
 /* --------------------------------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------------------------------
+   Metrics (metrics.py, observer.py): a histogram series, an LLM request's records, a count. */
+
+/* metrics.HistogramSeriesPy: bucket counts, sum, min and max of one series. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *bounds; /* the tuple given */
+    Py_ssize_t size;  /* its length */
+    double *edges;    /* its values */
+    long long *counts; /* size + 1 buckets */
+    double sum, min, max;
+} SeriesObject;
+
+static PyTypeObject Series_Type;
+
+static int
+series_init(SeriesObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *keywords[] = {"bounds", NULL};
+    PyObject *bounds;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!:HistogramSeries", keywords, &PyTuple_Type, &bounds)) {
+        return -1;
+    }
+    Py_ssize_t size = PyTuple_GET_SIZE(bounds);
+    double *edges = PyMem_Malloc((size_t)(size ? size : 1) * sizeof(double));
+    long long *counts = PyMem_Calloc((size_t)size + 1, sizeof(long long));
+    if (edges == NULL || counts == NULL) {
+        PyMem_Free(edges);
+        PyMem_Free(counts);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < size; i++) {
+        edges[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(bounds, i));
+        if (edges[i] == -1.0 && PyErr_Occurred()) {
+            PyMem_Free(edges);
+            PyMem_Free(counts);
+            return -1;
+        }
+    }
+    PyMem_Free(self->edges);
+    PyMem_Free(self->counts);
+    Py_XSETREF(self->bounds, Py_NewRef(bounds));
+    self->size = size;
+    self->edges = edges;
+    self->counts = counts;
+    self->sum = 0.0;
+    self->min = Py_HUGE_VAL;
+    self->max = -Py_HUGE_VAL;
+    return 0;
+}
+
+static void
+series_dealloc(SeriesObject *self)
+{
+    Py_XDECREF(self->bounds);
+    PyMem_Free(self->edges);
+    PyMem_Free(self->counts);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* One value: bisect_left's bucket (the first bound not below it), then sum, min and max. */
+static void
+series_add(SeriesObject *self, double value)
+{
+    Py_ssize_t low = 0, high = self->size;
+    while (low < high) {
+        Py_ssize_t middle = (low + high) / 2;
+        if (self->edges[middle] < value) {
+            low = middle + 1;
+        }
+        else {
+            high = middle;
+        }
+    }
+    self->counts[low]++;
+    self->sum += value;
+    if (value < self->min) {
+        self->min = value;
+    }
+    if (value > self->max) {
+        self->max = value;
+    }
+}
+
+/* A recorded value as a double: an int (a bool too) or a float; 0, or -1 with TypeError or
+   OverflowError as the Python series' arithmetic raises them. */
+static int
+number_of(PyObject *value, double *out)
+{
+    if (PyFloat_Check(value)) {
+        *out = PyFloat_AS_DOUBLE(value);
+        return 0;
+    }
+    if (PyLong_Check(value)) {
+        *out = PyLong_AsDouble(value);
+        return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+    }
+    PyErr_Format(PyExc_TypeError, "a histogram records an int or a float, not %.100s", Py_TYPE(value)->tp_name);
+    return -1;
+}
+
+static PyObject *
+series_record(SeriesObject *self, PyObject *value)
+{
+    double number;
+    if (self->counts == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "HistogramSeries.__init__ was not called");
+        return NULL;
+    }
+    if (number_of(value, &number) < 0) {
+        return NULL;
+    }
+    series_add(self, number);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+series_counts(SeriesObject *self, void *closure)
+{
+    PyObject *counts = PyList_New(self->counts == NULL ? 0 : self->size + 1);
+    for (Py_ssize_t i = 0; counts != NULL && self->counts != NULL && i <= self->size; i++) {
+        PyObject *count = PyLong_FromLongLong(self->counts[i]);
+        if (count == NULL) {
+            Py_CLEAR(counts);
+            break;
+        }
+        PyList_SET_ITEM(counts, i, count);
+    }
+    return counts;
+}
+
+static PyObject *
+series_count(SeriesObject *self, void *closure)
+{
+    long long total = 0;
+    for (Py_ssize_t i = 0; self->counts != NULL && i <= self->size; i++) {
+        total += self->counts[i];
+    }
+    return PyLong_FromLongLong(total);
+}
+
+static PyObject *
+series_bounds(SeriesObject *self, void *closure)
+{
+    return Py_NewRef(self->bounds != NULL ? self->bounds : Py_None);
+}
+
+static PyObject *
+series_sum(SeriesObject *self, void *closure)
+{
+    return PyFloat_FromDouble(self->sum);
+}
+
+static PyObject *
+series_min(SeriesObject *self, void *closure)
+{
+    return PyFloat_FromDouble(self->min);
+}
+
+static PyObject *
+series_max(SeriesObject *self, void *closure)
+{
+    return PyFloat_FromDouble(self->max);
+}
+
+static PyMethodDef series_methods[] = {
+    {"record", (PyCFunction)series_record, METH_O, "record(value): one value (an int or a float)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef series_getset[] = {
+    {"bounds", (getter)series_bounds, NULL, "The upper bounds of the buckets but the last.", NULL},
+    {"counts", (getter)series_counts, NULL, "The count of each bucket (a new list).", NULL},
+    {"count", (getter)series_count, NULL, "How many values were recorded.", NULL},
+    {"sum", (getter)series_sum, NULL, "Their sum.", NULL},
+    {"min", (getter)series_min, NULL, "The least (inf before any).", NULL},
+    {"max", (getter)series_max, NULL, "The greatest (-inf before any).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject Series_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "agentgw.telemetry._speedups.HistogramSeries",
+    .tp_basicsize = sizeof(SeriesObject),
+    .tp_dealloc = (destructor)series_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "metrics.HistogramSeriesPy in C: one series of an explicit-bucket histogram.",
+    .tp_methods = series_methods,
+    .tp_getset = series_getset,
+    .tp_init = (initproc)series_init,
+    .tp_new = PyType_GenericNew,
+};
+
+static PyObject *s_llm_duration, *s_llm_input, *s_llm_output, *s_llm_first_chunk, *s_team, *s_ended;
+static PyObject *g_one;
+
+/* series[labels] += 1 when `labels` has a count already; 1, 0 when it has none (the caller's
+   Counter.add makes it, minding the series limit), -1 on error. */
+static int
+count_existing(PyObject *series, PyObject *labels)
+{
+    PyObject *count = PyDict_GetItemWithError(series, labels); /* borrowed */
+    if (count == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    PyObject *next = PyNumber_Add(count, g_one);
+    if (next == NULL) {
+        return -1;
+    }
+    int failed = PyDict_SetItem(series, labels, next);
+    Py_DECREF(next);
+    return failed < 0 ? -1 : 1;
+}
+
+static PyObject *
+count(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyDict_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "count(series: dict, labels)");
+        return NULL;
+    }
+    int counted = count_existing(args[0], args[1]);
+    return counted < 0 ? NULL : PyBool_FromLong(counted);
+}
+
+enum {
+    M_PROTOCOL, M_ERROR_TYPE, M_ROUTE, M_STATUS, M_TEAM, M_OPERATION, M_PROVIDER, M_TARGET,
+    M_RESPONSE_MODEL, M_USAGE, M_FIRST_CHUNK, M_STARTED, M_ENDED, M_COUNT
+};
+
+static Slots metric_slots, metric_usage_slots, llm_series_slots;
+
+/* observer._record_metrics for an LLM exchange whose series all exist (every request after the
+   first of its labels): True when recorded; False, having changed nothing, when Python is to
+   record it (another protocol, a series to make, a value of another type). */
+static PyObject *
+record_llm(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "record_llm(requests: dict, llm: dict, exchange)");
+        return NULL;
+    }
+    PyObject *requests = args[0], *groups = args[1], *exchange = args[2];
+    PyObject *names[M_COUNT] = {
+        s_protocol, s_error_type, s_route, s_status, s_team, s_operation, s_provider, s_target,
+        s_response_model, s_usage, s_first_chunk, s_started, s_ended,
+    };
+    PyObject *x[M_COUNT];
+    if (get_attributes(exchange, names, x, M_COUNT, &metric_slots) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL, *labels = NULL, *key = NULL;
+    PyObject *tokens[2] = {NULL, NULL}, *series[4] = {NULL, NULL, NULL, NULL};
+    int llm = PyUnicode_CheckExact(x[M_PROTOCOL]) && PyUnicode_Compare(x[M_PROTOCOL], g_llm) == 0;
+    if (!llm || !PyFloat_CheckExact(x[M_STARTED]) || !PyFloat_CheckExact(x[M_ENDED]) ||
+        (x[M_FIRST_CHUNK] != Py_None && !PyFloat_CheckExact(x[M_FIRST_CHUNK]))) {
+        result = Py_NewRef(Py_False);
+        goto done;
+    }
+    labels = PyTuple_Pack(5, x[M_PROTOCOL], x[M_ROUTE], x[M_STATUS], x[M_TEAM], x[M_ERROR_TYPE]);
+    key = PyTuple_Pack(5, x[M_OPERATION], x[M_PROVIDER], x[M_TARGET], x[M_RESPONSE_MODEL], x[M_ERROR_TYPE]);
+    if (labels == NULL || key == NULL) {
+        goto done;
+    }
+    PyObject *known = PyDict_GetItemWithError(requests, labels); /* borrowed */
+    PyObject *group = known == NULL ? NULL : PyDict_GetItemWithError(groups, key); /* borrowed */
+    if (group == NULL) {
+        result = PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
+        goto done;
+    }
+    PyObject *usage_names[2] = {s_input_tokens, s_output_tokens};
+    PyObject *series_names[4] = {s_llm_duration, s_llm_input, s_llm_output, s_llm_first_chunk};
+    if (get_attributes(x[M_USAGE], usage_names, tokens, 2, &metric_usage_slots) < 0) {
+        tokens[0] = tokens[1] = NULL;
+        goto done;
+    }
+    if (get_attributes(group, series_names, series, 4, &llm_series_slots) < 0) {
+        for (int i = 0; i < 4; i++) {
+            series[i] = NULL;
+        }
+        goto done;
+    }
+    /* Every value and the series it goes to first, so that Python records all or C does. */
+    PyObject *values[4] = {NULL, tokens[0], tokens[1], x[M_FIRST_CHUNK]};
+    double numbers[4];
+    numbers[0] = PyFloat_AS_DOUBLE(x[M_ENDED]) - PyFloat_AS_DOUBLE(x[M_STARTED]);
+    if (values[3] != Py_None) {
+        numbers[3] = PyFloat_AS_DOUBLE(values[3]) - PyFloat_AS_DOUBLE(x[M_STARTED]);
+    }
+    for (int i = 0; i < 4; i++) {
+        int present = i == 0 || values[i] != Py_None;
+        if (present && !Py_IS_TYPE(series[i], &Series_Type)) {
+            result = Py_NewRef(Py_False);
+            goto done;
+        }
+        if (present && (i == 1 || i == 2)) {
+            if (!PyLong_CheckExact(values[i]) && !PyFloat_CheckExact(values[i])) {
+                result = Py_NewRef(Py_False);
+                goto done;
+            }
+            if (number_of(values[i], &numbers[i]) < 0) { /* too large for a float: Python raises */
+                PyErr_Clear();
+                result = Py_NewRef(Py_False);
+                goto done;
+            }
+        }
+    }
+    if (count_existing(requests, labels) < 0) {
+        goto done;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (i == 0 || values[i] != Py_None) {
+            series_add((SeriesObject *)series[i], numbers[i]);
+        }
+    }
+    result = Py_NewRef(Py_True);
+done:
+    for (int i = 0; i < M_COUNT; i++) {
+        Py_DECREF(x[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        Py_XDECREF(tokens[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        Py_XDECREF(series[i]);
+    }
+    Py_XDECREF(labels);
+    Py_XDECREF(key);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(interned, intern_limit, parameter_values, parameter_fields, captured, request_shape,"
@@ -822,6 +1259,11 @@ static PyMethodDef methods[] = {
     {"encode_request", encode_request, METH_VARARGS,
      "encode_request(resource, scope, spans, entries, new_entry, attribute, rest): an"
      " ExportTraceServiceRequest of spans (FrozenSpan tuples)."},
+    {"record_llm", (PyCFunction)(void (*)(void))record_llm, METH_FASTCALL,
+     "record_llm(requests, llm, exchange): observer._record_metrics for an LLM exchange whose"
+     " series exist; False (nothing recorded) otherwise."},
+    {"count", (PyCFunction)(void (*)(void))count, METH_FASTCALL,
+     "count(series, labels): series[labels] += 1 if labels has a count; whether it had."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -865,5 +1307,19 @@ PyInit__speedups(void)
     INTERN(s_model, "model");
     INTERN(s_url, "url");
     INTERN(g_llm, "llm");
-    return PyModule_Create(&module_def);
+    INTERN(s_team, "team");
+    INTERN(s_ended, "ended");
+    INTERN(s_llm_duration, "duration");
+    INTERN(s_llm_input, "_input");
+    INTERN(s_llm_output, "_output");
+    INTERN(s_llm_first_chunk, "_first_chunk");
+    if ((g_one = PyLong_FromLong(1)) == NULL || PyType_Ready(&Series_Type) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&module_def);
+    if (module == NULL || PyModule_AddObjectRef(module, "HistogramSeries", (PyObject *)&Series_Type) < 0) {
+        Py_XDECREF(module);
+        return NULL;
+    }
+    return module;
 }

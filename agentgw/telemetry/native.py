@@ -28,6 +28,20 @@ the encoded keys and the names of its shape's variable values, and the shape."""
 class Speedups(Protocol):
     """``agentgw.telemetry._speedups``: the counterpart of each function is named in its docstring."""
 
+    HistogramSeries: type[Any]
+    """``metrics.HistogramSeriesPy``."""
+
+    def record_llm(self, requests: dict[Any, int], llm: dict[Any, Any], exchange: Exchange, /) -> bool:
+        """``observer.TelemetryObserver._record_metrics`` for an LLM exchange whose series all exist,
+        given ``MetricSet.requests.series`` and ``MetricSet.llm``: ``False``, having recorded
+        nothing, when Python is to record it."""
+        ...
+
+    def count(self, series: dict[Any, int], labels: Any, /) -> bool:
+        """``Counter.add(1, labels)`` when ``labels`` has a count already (``series`` is the
+        counter's); ``False``, having counted nothing, when it has none."""
+        ...
+
     def configure(
         self,
         interned: dict[Fixed, Fixed],

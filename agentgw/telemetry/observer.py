@@ -36,6 +36,8 @@ _NS = 1_000_000_000
 _random_bits = random.getrandbits
 _time_ns = time.time_ns
 _traceparent = traceparent_py if speedups is None else speedups.traceparent
+_record_llm = None if speedups is None else speedups.record_llm
+_count = None if speedups is None else speedups.count
 
 
 class TelemetryObserver:
@@ -123,10 +125,11 @@ class TelemetryObserver:
             )
         if exchange.protocol == "a2a" and self.agent_outcome is not None:
             self.agent_outcome(call.backend, call.error_type)
-        if self._metrics is not None:
-            self._metrics.upstream_requests.add(
-                1, (exchange.protocol, call.backend, call.status, call.error_type)
-            )
+        metrics = self._metrics
+        if metrics is not None:
+            labels = (exchange.protocol, call.backend, call.status, call.error_type)
+            if _count is None or not _count(metrics.upstream_requests.series, labels):
+                metrics.upstream_requests.add(1, labels)
 
     def end(self, exchange: Exchange) -> None:
         state = exchange.state
@@ -139,8 +142,11 @@ class TelemetryObserver:
             if not isinstance(span, TraceParent):
                 assert self._spans is not None
                 self._spans.add(request_span(exchange, self._capture_content, span, _time_ns()))
-        if self._metrics is not None:
-            self._record_metrics(self._metrics, exchange)
+        metrics = self._metrics
+        if metrics is not None and (
+            _record_llm is None or not _record_llm(metrics.requests.series, metrics.llm, exchange)
+        ):
+            self._record_metrics(metrics, exchange)
         if self._access_log is not None:
             self._access_log.info(access_record(exchange, trace_id).decode())
 

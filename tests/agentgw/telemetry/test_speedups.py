@@ -25,7 +25,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from agentgw.exchange import Exchange, UpstreamCall, Usage
 from agentgw.telemetry import exchange_spans, otlp, propagation
+from agentgw.telemetry import metrics as metrics_module
+from agentgw.telemetry import observer as observer_module
+from agentgw.telemetry.metrics import Counter, Histogram, MetricSet
 from agentgw.telemetry.native import speedups
+from agentgw.telemetry.observer import TelemetryObserver
 from agentgw.telemetry.spans import CLIENT, PLAIN, SERVER, FrozenSpan, InFlight
 
 
@@ -123,6 +127,57 @@ def test_request_span_matches_python(data: st.DataObject, capture: bool) -> None
     except TypeError:  # unhashable values: neither shares the tuple
         return
     assert got[9] is expected[9]  # one interned `fixed` tuple, whichever made it first
+
+
+class _Renaming(Exchange):
+    """An exchange whose ``target`` is a property: C may not read the slot beneath it."""
+
+    @property  # type: ignore[override]
+    def target(self) -> str:
+        return "renamed"
+
+    @target.setter
+    def target(self, value: str | None) -> None:
+        pass
+
+
+@needs_extension
+def test_request_span_reads_attributes_as_python_does() -> None:
+    # C reads an exchange's slots at their offsets, learnt per type: a subclass that hides one
+    # behind a property, a type changed after it was learnt, and an empty slot must still read
+    # (or fail) as Python's getattr does.
+    assert speedups is not None
+    span: InFlight = (7, 8, None, 1, False, "")
+
+    def both(exchange: Exchange) -> tuple[Any, Any]:
+        return (
+            speedups.request_span(exchange, False, span, 2),  # type: ignore[union-attr]
+            exchange_spans.request_span_py(exchange, False, span, 2),
+        )
+
+    plain = Exchange("llm", "/v1/chat/completions", "chat", {})
+    plain.target = "gpt"
+    renaming = _Renaming("llm", "/v1/chat/completions", "chat", {})
+    for exchange in (plain, renaming, plain):
+        got, expected = both(exchange)
+        assert got == expected
+    assert both(renaming)[0][9][3] == "renamed"
+
+    class Changing(Exchange):
+        pass
+
+    changing = Changing("llm", "/v1/chat/completions", "chat", {})
+    changing.target = "gpt"
+    assert both(changing)[0][9][3] == "gpt"
+    Changing.target = property(lambda self: "changed")  # type: ignore[assignment]
+    got, expected = both(changing)
+    assert got == expected and got[9][3] == "changed"
+
+    del plain.route
+    with pytest.raises(AttributeError):
+        speedups.request_span(plain, False, span, 2)
+    with pytest.raises(AttributeError):
+        exchange_spans.request_span_py(plain, False, span, 2)
 
 
 @needs_extension
@@ -279,3 +334,80 @@ def test_without_the_extension_the_python_path_encodes_the_same() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert bytes.fromhex(result.stdout.strip()) == otlp.encode_request((b"", b""), [])
+
+
+def _metric_state(metrics: MetricSet) -> dict[str, object]:
+    state: dict[str, object] = {"llm": sorted(map(repr, metrics.llm))}
+    for instrument in metrics.instruments:
+        if isinstance(instrument, Histogram):
+            state[instrument.name] = {
+                labels: (s.counts, s.count, s.sum, s.min, s.max) for labels, s in instrument.series.items()
+            }
+        elif isinstance(instrument, Counter):
+            state[instrument.name] = dict(instrument.series)
+    return state
+
+
+def _metered(draw: Draw) -> tuple[Exchange, UpstreamCall]:
+    """An exchange as metrics see it: one of a few label sets, so that most repeat (C records a
+    set's requests after Python's first), with values of every kind."""
+    protocol, operation, target, provider, response_model, error, status, team = draw(
+        st.sampled_from(
+            [
+                ("llm", "chat", "m1", "openai", "r1", None, 200, None),
+                ("llm", "chat", "m1", "openai", "r1", None, 200, None),
+                ("llm", "embeddings", "m2", None, None, "upstream_error", 502, "t"),
+                ("mcp", "tools/call", "weather", None, None, None, 200, None),
+            ]
+        )
+    )
+    exchange = Exchange(protocol, "/v1/chat/completions", operation, {})
+    exchange.target, exchange.provider, exchange.response_model = target, provider, response_model
+    exchange.error_type, exchange.status, exchange.team = error, status, team
+    exchange.started = draw(st.floats(min_value=0, max_value=1e6))
+    exchange.ended = exchange.started + draw(st.floats(min_value=0, max_value=100))
+    exchange.first_chunk = draw(st.none() | st.floats(min_value=0, max_value=1e6))
+    tokens = st.none() | st.integers(min_value=0, max_value=1 << 40) | st.floats(min_value=0, max_value=1e9)
+    exchange.usage = Usage(draw(tokens), draw(tokens))
+    call = UpstreamCall(draw(st.sampled_from(["a", "b"])), "m", "http://127.0.0.1:1/v1")
+    call.status = draw(st.sampled_from([200, 500, None]))
+    call.error_type = draw(st.sampled_from([None, "upstream_error"]))
+    return exchange, call
+
+
+def _observe(metered: list[tuple[Exchange, UpstreamCall]]) -> MetricSet:
+    metrics = MetricSet()
+    observer = TelemetryObserver(spans=None, metrics=metrics, access_log=None, capture_content=False)
+    for exchange, call in metered:
+        exchange.state.clear()
+        observer.start(exchange)
+        observer.upstream_end(exchange, call)
+        observer.end(exchange)
+    return metrics
+
+
+@needs_extension
+@_FAST
+@given(data=st.data())
+def test_metrics_match_python(data: st.DataObject) -> None:
+    metered = [_metered(data.draw) for _ in range(data.draw(st.integers(min_value=1, max_value=24)))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(observer_module, "_record_llm", None)
+        patch.setattr(observer_module, "_count", None)
+        patch.setattr(metrics_module, "HistogramSeries", metrics_module.HistogramSeriesPy)
+        expected = _metric_state(_observe(metered))
+    assert _metric_state(_observe(metered)) == expected
+
+
+@needs_extension
+def test_a_repeated_llm_request_is_recorded_in_c() -> None:
+    assert speedups is not None
+    exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+    exchange.target, exchange.status, exchange.ended = "m", 200, exchange.started + 0.5
+    exchange.usage = Usage(10, 20)
+    metrics = _observe([(exchange, UpstreamCall("a", "m", "http://127.0.0.1:1/v1"))])
+    assert not speedups.record_llm({}, metrics.llm, exchange)  # labels never counted: Python's turn
+    assert speedups.record_llm(metrics.requests.series, metrics.llm, exchange)
+    assert metrics.requests.series[("llm", "/v1/chat/completions", 200, None, None)] == 2
+    (tokens,) = [s for labels, s in metrics.token_usage.series.items() if labels[-1] == "input"]
+    assert tokens.count == 2 and tokens.sum == 20 and type(tokens) is speedups.HistogramSeries
