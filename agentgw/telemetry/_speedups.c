@@ -1144,7 +1144,7 @@ enum {
     M_RESPONSE_MODEL, M_USAGE, M_FIRST_CHUNK, M_STARTED, M_ENDED, M_COUNT
 };
 
-static Slots metric_slots, metric_usage_slots, llm_series_slots;
+static Slots metric_slots, metric_usage_slots, llm_series_slots, upstream_count_slots;
 
 /* observer._record_metrics for an LLM exchange whose series all exist (every request after the
    first of its labels): True when recorded; False, having changed nothing, when Python is to
@@ -1245,6 +1245,461 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------
+   The observer's hooks (observer.TelemetryObserver) for LLM exchanges, in C: no Python frame runs
+   for telemetry on the common path. Anything else (other protocols, a client's traceparent,
+   sampling below 1, content capture, the access log, a series to make) is handed to the Python
+   methods, which stay the reference. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *observer;                                     /* the TelemetryObserver */
+    PyObject *start_py, *upstream_start_py, *upstream_end_py, *end_py; /* its class's methods */
+    PyObject *spans_add;        /* SpanSink.add, or None */
+    PyObject *metrics;          /* MetricSet, or None */
+    PyObject *requests, *llm, *upstream; /* its requests' and upstream calls' counts, its LLM groups */
+    PyObject *upstream_add;     /* Counter.add of the upstream calls */
+    PyObject *record_metrics;   /* observer._record_metrics */
+    PyObject *random_bits, *time_ns;
+    int sample_all, capture, access_log;
+} HooksObject;
+
+static PyObject *s_state, *s_headers, *s_started_at, *s_telemetry, *s_traceparent_header, *s_tracestate;
+static PyObject *g_empty;
+static Slots hook_slots, hook_call_slots;
+
+static int
+hooks_init(HooksObject *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *o, *start, *ustart, *uend, *end, *add, *metrics, *record, *bits, *clock;
+    int sample_all, capture, access_log;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOppp:Hooks", &o, &start, &ustart, &uend, &end, &add, &metrics,
+                          &record, &bits, &clock, &sample_all, &capture, &access_log)) {
+        return -1;
+    }
+    PyObject *requests = NULL, *llm = NULL, *upstream = NULL, *upstream_add = NULL;
+    if (metrics != Py_None) {
+        PyObject *counter = PyObject_GetAttrString(metrics, "requests");
+        PyObject *upstream_counter = counter ? PyObject_GetAttrString(metrics, "upstream_requests") : NULL;
+        requests = counter ? PyObject_GetAttrString(counter, "series") : NULL;
+        upstream = upstream_counter ? PyObject_GetAttrString(upstream_counter, "series") : NULL;
+        upstream_add = upstream_counter ? PyObject_GetAttrString(upstream_counter, "add") : NULL;
+        llm = PyObject_GetAttrString(metrics, "llm");
+        Py_XDECREF(counter);
+        Py_XDECREF(upstream_counter);
+        if (!requests || !upstream || !upstream_add || !llm || !PyDict_CheckExact(requests) ||
+            !PyDict_CheckExact(upstream) || !PyDict_CheckExact(llm)) {
+            Py_XDECREF(requests);
+            Py_XDECREF(upstream);
+            Py_XDECREF(upstream_add);
+            Py_XDECREF(llm);
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "Hooks: the metric set's series must be dicts");
+            }
+            return -1;
+        }
+    }
+    Py_XSETREF(self->observer, Py_NewRef(o));
+    Py_XSETREF(self->start_py, Py_NewRef(start));
+    Py_XSETREF(self->upstream_start_py, Py_NewRef(ustart));
+    Py_XSETREF(self->upstream_end_py, Py_NewRef(uend));
+    Py_XSETREF(self->end_py, Py_NewRef(end));
+    Py_XSETREF(self->spans_add, Py_NewRef(add));
+    Py_XSETREF(self->metrics, Py_NewRef(metrics));
+    Py_XSETREF(self->record_metrics, Py_NewRef(record));
+    Py_XSETREF(self->random_bits, Py_NewRef(bits));
+    Py_XSETREF(self->time_ns, Py_NewRef(clock));
+    Py_XSETREF(self->requests, requests);
+    Py_XSETREF(self->upstream, upstream);
+    Py_XSETREF(self->upstream_add, upstream_add);
+    Py_XSETREF(self->llm, llm);
+    self->sample_all = sample_all;
+    self->capture = capture;
+    self->access_log = access_log;
+    return 0;
+}
+
+static int
+hooks_traverse(HooksObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->observer);
+    Py_VISIT(self->start_py);
+    Py_VISIT(self->upstream_start_py);
+    Py_VISIT(self->upstream_end_py);
+    Py_VISIT(self->end_py);
+    Py_VISIT(self->spans_add);
+    Py_VISIT(self->metrics);
+    Py_VISIT(self->requests);
+    Py_VISIT(self->llm);
+    Py_VISIT(self->upstream);
+    Py_VISIT(self->upstream_add);
+    Py_VISIT(self->record_metrics);
+    Py_VISIT(self->random_bits);
+    Py_VISIT(self->time_ns);
+    return 0;
+}
+
+static int
+hooks_clear(HooksObject *self)
+{
+    Py_CLEAR(self->observer);
+    Py_CLEAR(self->start_py);
+    Py_CLEAR(self->upstream_start_py);
+    Py_CLEAR(self->upstream_end_py);
+    Py_CLEAR(self->end_py);
+    Py_CLEAR(self->spans_add);
+    Py_CLEAR(self->metrics);
+    Py_CLEAR(self->requests);
+    Py_CLEAR(self->llm);
+    Py_CLEAR(self->upstream);
+    Py_CLEAR(self->upstream_add);
+    Py_CLEAR(self->record_metrics);
+    Py_CLEAR(self->random_bits);
+    Py_CLEAR(self->time_ns);
+    return 0;
+}
+
+static void
+hooks_dealloc(HooksObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    hooks_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* The Python method `method` of the observer, called with `a` (and `b`). */
+static PyObject *
+hand_over(HooksObject *self, PyObject *method, PyObject *a, PyObject *b)
+{
+    if (self->observer == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Hooks.__init__ was not called");
+        return NULL;
+    }
+    PyObject *args[3] = {self->observer, a, b};
+    return PyObject_Vectorcall(method, args, b == NULL ? 2 : 3, NULL);
+}
+
+/* A random id of `bits` bits, 1 in place of 0 (`random_bits(bits) or 1`). */
+static PyObject *
+new_id(HooksObject *self, int bits)
+{
+    PyObject *size = PyLong_FromLong(bits);
+    if (size == NULL) {
+        return NULL;
+    }
+    PyObject *id = PyObject_CallOneArg(self->random_bits, size);
+    Py_DECREF(size);
+    int truth = id != NULL ? PyObject_IsTrue(id) : 1;
+    if (truth < 0) {
+        Py_CLEAR(id);
+    }
+    else if (truth == 0) {
+        Py_SETREF(id, Py_NewRef(g_one));
+    }
+    return id;
+}
+
+/* The exchange's state, headers and protocol; 1 when it is an LLM exchange, 0 when not, -1 on error. */
+static int
+hook_exchange(PyObject *exchange, PyObject **x)
+{
+    PyObject *names[4] = {s_state, s_headers, s_protocol, s_started_at};
+    if (get_attributes(exchange, names, x, 4, &hook_slots) < 0) {
+        return -1;
+    }
+    return PyDict_CheckExact(x[0]) && PyUnicode_CheckExact(x[2]) && PyUnicode_Compare(x[2], g_llm) == 0;
+}
+
+static void
+release(PyObject **items, int count)
+{
+    for (int i = 0; i < count; i++) {
+        Py_XDECREF(items[i]);
+    }
+}
+
+static PyObject *
+hooks_start(HooksObject *self, PyObject *exchange)
+{
+    PyObject *x[4];
+    int llm = hook_exchange(exchange, x);
+    if (llm < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    int known = llm ? PyDict_Contains(x[0], s_telemetry) : 0;
+    int parent = llm && known == 0 ? PySequence_Contains(x[1], s_traceparent_header) : 0;
+    if (known < 0 || parent < 0) {
+        goto done;
+    }
+    if (known) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    if (llm && !parent && self->spans_add == Py_None) { /* no spans: no client context to pass on */
+        result = PyDict_SetItem(x[0], s_telemetry, Py_None) < 0 ? NULL : Py_NewRef(Py_None);
+        goto done;
+    }
+    if (!llm || parent || self->capture || !self->sample_all || !PyFloat_CheckExact(x[3])) {
+        result = hand_over(self, self->start_py, exchange, NULL);
+        goto done;
+    }
+    PyObject *trace = new_id(self, 128);
+    PyObject *span = trace ? new_id(self, 64) : NULL;
+    PyObject *started = span ? PyLong_FromDouble(PyFloat_AS_DOUBLE(x[3]) * 1e9) : NULL;
+    PyObject *in_flight = started ? PyTuple_Pack(6, trace, span, Py_None, started, Py_False, g_empty) : NULL;
+    Py_XDECREF(trace);
+    Py_XDECREF(span);
+    Py_XDECREF(started);
+    if (in_flight != NULL && PyDict_SetItem(x[0], s_telemetry, in_flight) == 0) {
+        result = Py_NewRef(Py_None);
+    }
+    Py_XDECREF(in_flight);
+done:
+    release(x, 4);
+    return result;
+}
+
+static PyObject *traceparent(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *upstream_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+static PyObject *request_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+/* A call's state and headers. */
+static int
+hook_call(PyObject *call, PyObject **c)
+{
+    PyObject *names[2] = {s_state, s_headers};
+    if (get_attributes(call, names, c, 2, &hook_call_slots) < 0) {
+        return -1;
+    }
+    return PyDict_CheckExact(c[0]);
+}
+
+static PyObject *
+hooks_upstream_start(HooksObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "upstream_start(exchange, call)");
+        return NULL;
+    }
+    PyObject *x[4], *c[2] = {NULL, NULL};
+    int llm = hook_exchange(args[0], x);
+    if (llm < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL, *span_id = NULL, *now = NULL, *child = NULL, *header = NULL;
+    PyObject *span = llm ? PyDict_GetItemWithError(x[0], s_telemetry) : NULL; /* borrowed */
+    if (span == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (llm && (span == NULL || span == Py_None)) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    int fit = llm && PyTuple_CheckExact(span) && PyTuple_GET_SIZE(span) == 6 ? hook_call(args[1], c) : 0;
+    if (fit < 0) {
+        goto done;
+    }
+    if (!fit) { /* another protocol, a client's context passed on, or an odd call */
+        result = hand_over(self, self->upstream_start_py, args[0], args[1]);
+        goto done;
+    }
+    span_id = new_id(self, 64);
+    now = span_id ? PyObject_CallNoArgs(self->time_ns) : NULL;
+    child = now ? PyTuple_Pack(2, span_id, now) : NULL;
+    if (child == NULL || PyDict_SetItem(c[0], s_telemetry, child) < 0) {
+        goto done;
+    }
+    PyObject *ids[2] = {PyTuple_GET_ITEM(span, 0), span_id};
+    header = traceparent(NULL, ids, 2);
+    if (header == NULL || PyObject_SetItem(c[1], s_traceparent_header, header) < 0) {
+        goto done;
+    }
+    PyObject *state = PyTuple_GET_ITEM(span, 5);
+    int has_state = PyObject_IsTrue(state);
+    if (has_state < 0 || (has_state && PyObject_SetItem(c[1], s_tracestate, state) < 0)) {
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(span_id);
+    Py_XDECREF(now);
+    Py_XDECREF(child);
+    Py_XDECREF(header);
+    release(c, 2);
+    release(x, 4);
+    return result;
+}
+
+/* The sink's add(span); steals the reference to `span`. */
+static int
+add_span(HooksObject *self, PyObject *span)
+{
+    if (span == NULL) {
+        return -1;
+    }
+    PyObject *added = PyObject_CallOneArg(self->spans_add, span);
+    Py_DECREF(span);
+    Py_XDECREF(added);
+    return added == NULL ? -1 : 0;
+}
+
+static PyObject *
+hooks_upstream_end(HooksObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "upstream_end(exchange, call)");
+        return NULL;
+    }
+    PyObject *exchange = args[0], *call = args[1];
+    PyObject *x[4], *c[2] = {NULL, NULL};
+    int llm = hook_exchange(exchange, x);
+    if (llm < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL, *labels = NULL;
+    int fit = llm ? hook_call(call, c) : 0;
+    if (fit < 0) {
+        goto done;
+    }
+    if (!fit) {
+        result = hand_over(self, self->upstream_end_py, exchange, call);
+        goto done;
+    }
+    PyObject *child = PyDict_GetItemWithError(c[0], s_telemetry); /* borrowed */
+    if (child == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (child == Py_None && PyDict_DelItem(c[0], s_telemetry) < 0) {
+        goto done;
+    }
+    if (child != NULL && child != Py_None) {
+        Py_INCREF(child);
+        if (PyDict_DelItem(c[0], s_telemetry) < 0) {
+            Py_DECREF(child);
+            goto done;
+        }
+        PyObject *parent = PyDict_GetItemWithError(x[0], s_telemetry); /* borrowed */
+        PyObject *now = parent != NULL ? PyObject_CallNoArgs(self->time_ns) : NULL;
+        int added = -1;
+        if (now != NULL && PyTuple_CheckExact(child) && PyTuple_GET_SIZE(child) == 2) {
+            PyObject *span_args[6] = {exchange, call, parent, PyTuple_GET_ITEM(child, 0), PyTuple_GET_ITEM(child, 1), now};
+            added = add_span(self, upstream_span(NULL, span_args, 6));
+        }
+        else if (now != NULL || (parent == NULL && !PyErr_Occurred())) {
+            PyErr_SetString(PyExc_TypeError, "an upstream call's span must be a (span_id, start_ns) tuple"
+                                             " of an exchange with a span");
+        }
+        Py_XDECREF(now);
+        Py_DECREF(child);
+        if (added < 0) {
+            goto done;
+        }
+    }
+    if (self->upstream != NULL) {
+        PyObject *names[4] = {s_backend, s_status, s_error_type, NULL};
+        PyObject *v[3];
+        if (get_attributes(call, names, v, 3, &upstream_count_slots) < 0) {
+            goto done;
+        }
+        labels = PyTuple_Pack(4, x[2], v[0], v[1], v[2]);
+        release(v, 3);
+        int counted = labels ? count_existing(self->upstream, labels) : -1;
+        if (counted < 0) {
+            goto done;
+        }
+        if (!counted) {
+            PyObject *added = PyObject_CallFunctionObjArgs(self->upstream_add, g_one, labels, NULL);
+            if (added == NULL) {
+                goto done;
+            }
+            Py_DECREF(added);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(labels);
+    release(c, 2);
+    release(x, 4);
+    return result;
+}
+
+static PyObject *
+hooks_end(HooksObject *self, PyObject *exchange)
+{
+    PyObject *x[4];
+    int llm = hook_exchange(exchange, x);
+    if (llm < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject *span = llm ? PyDict_GetItemWithError(x[0], s_telemetry) : NULL; /* borrowed */
+    if (span == NULL && PyErr_Occurred()) {
+        goto done;
+    }
+    if (!llm || span == NULL || self->access_log || self->capture) {
+        result = hand_over(self, self->end_py, exchange, NULL);
+        goto done;
+    }
+    if (PyTuple_CheckExact(span) && self->spans_add != Py_None) {
+        PyObject *now = PyObject_CallNoArgs(self->time_ns);
+        if (now == NULL) {
+            goto done;
+        }
+        PyObject *span_args[4] = {exchange, Py_False, span, now};
+        int added = add_span(self, request_span(NULL, span_args, 4));
+        Py_DECREF(now);
+        if (added < 0) {
+            goto done;
+        }
+    }
+    if (self->requests != NULL) {
+        PyObject *record_args[3] = {self->requests, self->llm, exchange};
+        PyObject *recorded = record_llm(NULL, record_args, 3);
+        if (recorded == NULL) {
+            goto done;
+        }
+        Py_DECREF(recorded);
+        if (recorded == Py_False) {
+            PyObject *done_py = PyObject_CallFunctionObjArgs(self->record_metrics, self->metrics, exchange, NULL);
+            if (done_py == NULL) {
+                goto done;
+            }
+            Py_DECREF(done_py);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release(x, 4);
+    return result;
+}
+
+static PyMethodDef hooks_methods[] = {
+    {"start", (PyCFunction)hooks_start, METH_O, "TelemetryObserver.start."},
+    {"upstream_start", (PyCFunction)(void (*)(void))hooks_upstream_start, METH_FASTCALL,
+     "TelemetryObserver.upstream_start."},
+    {"upstream_end", (PyCFunction)(void (*)(void))hooks_upstream_end, METH_FASTCALL,
+     "TelemetryObserver.upstream_end."},
+    {"end", (PyCFunction)hooks_end, METH_O, "TelemetryObserver.end."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject Hooks_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "agentgw.telemetry._speedups.Hooks",
+    .tp_basicsize = sizeof(HooksObject),
+    .tp_dealloc = (destructor)hooks_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Hooks(observer, start, upstream_start, upstream_end, end, spans_add, metrics,"
+              " record_metrics, random_bits, time_ns, sample_all, capture, access_log): a"
+              " TelemetryObserver's hooks for LLM exchanges in C, its Python methods for the rest.",
+    .tp_traverse = (traverseproc)hooks_traverse,
+    .tp_clear = (inquiry)hooks_clear,
+    .tp_methods = hooks_methods,
+    .tp_init = (initproc)hooks_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(interned, intern_limit, parameter_values, parameter_fields, captured, request_shape,"
@@ -1313,11 +1768,19 @@ PyInit__speedups(void)
     INTERN(s_llm_input, "_input");
     INTERN(s_llm_output, "_output");
     INTERN(s_llm_first_chunk, "_first_chunk");
-    if ((g_one = PyLong_FromLong(1)) == NULL || PyType_Ready(&Series_Type) < 0) {
+    INTERN(s_state, "state");
+    INTERN(s_headers, "headers");
+    INTERN(s_started_at, "started_at");
+    INTERN(s_telemetry, "telemetry");
+    INTERN(s_traceparent_header, "traceparent");
+    INTERN(s_tracestate, "tracestate");
+    INTERN(g_empty, "");
+    if ((g_one = PyLong_FromLong(1)) == NULL || PyType_Ready(&Series_Type) < 0 || PyType_Ready(&Hooks_Type) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
-    if (module == NULL || PyModule_AddObjectRef(module, "HistogramSeries", (PyObject *)&Series_Type) < 0) {
+    if (module == NULL || PyModule_AddObjectRef(module, "HistogramSeries", (PyObject *)&Series_Type) < 0 ||
+        PyModule_AddObjectRef(module, "Hooks", (PyObject *)&Hooks_Type) < 0) {
         Py_XDECREF(module);
         return NULL;
     }

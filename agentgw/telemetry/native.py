@@ -31,6 +31,11 @@ class Speedups(Protocol):
     HistogramSeries: type[Any]
     """``metrics.HistogramSeriesPy``."""
 
+    Hooks: type[Any]
+    """``Hooks(observer, start, upstream_start, upstream_end, end, spans_add, metrics, record_metrics,
+    random_bits, time_ns, sample_all, capture, access_log)``: ``TelemetryObserver``'s four hooks
+    (``start``, ...) for LLM exchanges, given its class's methods, which they call for the rest."""
+
     def record_llm(self, requests: dict[Any, int], llm: dict[Any, Any], exchange: Exchange, /) -> bool:
         """``observer.TelemetryObserver._record_metrics`` for an LLM exchange whose series all exist,
         given ``MetricSet.requests.series`` and ``MetricSet.llm``: ``False``, having recorded

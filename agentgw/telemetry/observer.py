@@ -60,6 +60,28 @@ class TelemetryObserver:
         self._sample_below = round(sample_ratio * (1 << 64))
         self.agent_outcome: Callable[[str, str | None], None] | None = None
         """Told each A2A call's backend and error type (the agents' ``agentgw.upstream.up``)."""
+        if speedups is not None:
+            # The hooks in C for LLM exchanges (no Python frame per request); they hand the rest
+            # to this class's methods, the reference, which tests compare them with.
+            hooks = speedups.Hooks(
+                self,
+                TelemetryObserver.start,
+                TelemetryObserver.upstream_start,
+                TelemetryObserver.upstream_end,
+                TelemetryObserver.end,
+                spans.add if spans is not None else None,
+                metrics,
+                self._record_metrics,
+                _random_bits,
+                _time_ns,
+                self._sample_all,
+                capture_content,
+                access_log is not None,
+            )
+            self.start = hooks.start  # type: ignore[method-assign]
+            self.upstream_start = hooks.upstream_start  # type: ignore[method-assign]
+            self.upstream_end = hooks.upstream_end  # type: ignore[method-assign]
+            self.end = hooks.end  # type: ignore[method-assign]
 
     # -- ExchangeObserver ----------------------------------------------------------------------------
 

@@ -392,6 +392,7 @@ def _observe(metered: list[tuple[Exchange, UpstreamCall]]) -> MetricSet:
 def test_metrics_match_python(data: st.DataObject) -> None:
     metered = [_metered(data.draw) for _ in range(data.draw(st.integers(min_value=1, max_value=24)))]
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(observer_module, "speedups", None)
         patch.setattr(observer_module, "_record_llm", None)
         patch.setattr(observer_module, "_count", None)
         patch.setattr(metrics_module, "HistogramSeries", metrics_module.HistogramSeriesPy)
@@ -411,3 +412,94 @@ def test_a_repeated_llm_request_is_recorded_in_c() -> None:
     assert metrics.requests.series[("llm", "/v1/chat/completions", 200, None, None)] == 2
     (tokens,) = [s for labels, s in metrics.token_usage.series.items() if labels[-1] == "input"]
     assert tokens.count == 2 and tokens.sum == 20 and type(tokens) is speedups.HistogramSeries
+
+
+class _Spans:
+    def __init__(self) -> None:
+        self.spans: list[FrozenSpan] = []
+
+    def add(self, span: FrozenSpan) -> None:
+        self.spans.append(span)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+
+def _hooked(metered: list[tuple[Exchange, UpstreamCall]], traceparents: list[bool]) -> object:
+    """What the observer's four hooks make of ``metered``, with ids and clocks that count up."""
+    spans, metrics = _Spans(), MetricSet()
+    ids, clock = iter(range(1, 10**6)), iter(range(10**9, 10**10, 1000))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(observer_module, "_random_bits", lambda bits: next(ids) % 3)  # 0 at times
+        patch.setattr(observer_module, "_time_ns", lambda: next(clock))
+        observer = TelemetryObserver(spans=spans, metrics=metrics, access_log=None, capture_content=False)
+        seen = []
+        for (exchange, call), traceparent in zip(metered, traceparents, strict=True):
+            exchange.state.clear()
+            exchange.headers = (
+                {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-01", "tracestate": "vendor=k"}
+                if traceparent
+                else {}
+            )
+            call.state.clear()
+            call.headers.clear()
+            observer.start(exchange)
+            observer.start(exchange)  # a second start changes nothing
+            observer.upstream_start(exchange, call)
+            seen.append((dict(exchange.state), dict(call.headers)))
+            observer.upstream_end(exchange, call)
+            observer.end(exchange)
+            seen.append(dict(call.state))
+    return spans.spans, seen, _metric_state(metrics)
+
+
+@needs_extension
+@_FAST
+@given(data=st.data())
+def test_the_hooks_match_python(data: st.DataObject) -> None:
+    count = data.draw(st.integers(min_value=1, max_value=16))
+    metered = [_metered(data.draw) for _ in range(count)]
+    traceparents = [data.draw(st.booleans()) for _ in range(count)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(observer_module, "speedups", None)
+        patch.setattr(observer_module, "_record_llm", None)
+        patch.setattr(observer_module, "_count", None)
+        patch.setattr(metrics_module, "HistogramSeries", metrics_module.HistogramSeriesPy)
+        expected = _hooked(metered, traceparents)
+    assert _hooked(metered, traceparents) == expected
+
+
+@needs_extension
+def test_an_llm_exchange_runs_no_python_hook() -> None:
+    # On an LLM exchange C's hooks do not call back into the Python methods (which would make
+    # them pointless), but to make a metric series the first time its labels are seen.
+    called: list[str] = []
+
+    def counted(name: str) -> Callable[..., Any]:
+        method = getattr(TelemetryObserver, name)
+
+        def wrapper(*args: Any) -> Any:
+            called.append(name)
+            return method(*args)
+
+        return wrapper
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("start", "upstream_start", "upstream_end", "end", "_record_metrics"):
+            patch.setattr(TelemetryObserver, name, counted(name))
+        spans = _Spans()
+        observer = TelemetryObserver(spans=spans, metrics=MetricSet(), access_log=None, capture_content=False)
+    exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+    exchange.ended = exchange.started + 1
+    call = UpstreamCall("a", "m", "http://127.0.0.1:1/v1")
+    for _ in range(2):
+        exchange.state.clear()
+        observer.start(exchange)
+        observer.upstream_start(exchange, call)
+        observer.upstream_end(exchange, call)
+        observer.end(exchange)
+    assert called == ["_record_metrics"]
+    assert len(spans.spans) == 4 and call.headers["traceparent"].startswith("00-")
