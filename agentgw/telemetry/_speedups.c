@@ -19,8 +19,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
-#ifndef Py_T_OBJECT_EX
 #include <structmember.h>
+#ifndef Py_T_OBJECT_EX
 #define Py_T_OBJECT_EX T_OBJECT_EX
 #endif
 
@@ -29,6 +29,11 @@
 
 static PyObject *g_interned;         /* dict: equal `fixed` tuples share one (exchange_spans) */
 static Py_ssize_t g_intern_limit;
+/* The tuple each caller of interned() (request_span, upstream_span) was given last: most requests
+   repeat their predecessor's values, and comparing with it first skips hashing all of them (fresh
+   strings and tuples from the request and response bodies have no cached hash). */
+enum { REQUEST_SITE, UPSTREAM_SITE };
+static PyObject *g_recent[2];
 static PyObject *g_parameter_values; /* genai.parameter_values */
 static PyObject *g_parameter_fields; /* tuple: the request-parameter fields of genai's table */
 #define MAX_PARAMETER_FIELDS 12
@@ -77,6 +82,8 @@ configure(PyObject *module, PyObject *args)
     }
     Py_XSETREF(g_parameter_fields, Py_NewRef(fields));
     Py_XSETREF(g_interned, Py_NewRef(interned));
+    Py_CLEAR(g_recent[REQUEST_SITE]);
+    Py_CLEAR(g_recent[UPSTREAM_SITE]);
     g_intern_limit = limit;
     Py_XSETREF(g_parameter_values, Py_NewRef(parameter_values));
     Py_XSETREF(g_captured, Py_NewRef(captured));
@@ -92,10 +99,23 @@ configure(PyObject *module, PyObject *args)
 
 /* `fixed`, or the equal tuple already interned; steals the reference to `fixed`. */
 static PyObject *
-interned(PyObject *fixed)
+interned(PyObject *fixed, int site)
 {
+    PyObject *recent = g_recent[site];
+    if (recent != NULL) {
+        int same = PyObject_RichCompareBool(recent, fixed, Py_EQ);
+        if (same < 0) {
+            Py_DECREF(fixed);
+            return NULL;
+        }
+        if (same) {
+            Py_DECREF(fixed);
+            return Py_NewRef(recent);
+        }
+    }
     PyObject *found = PyDict_GetItemWithError(g_interned, fixed);
     if (found != NULL) {
+        Py_XSETREF(g_recent[site], Py_NewRef(found));
         Py_INCREF(found);
         Py_DECREF(fixed);
         return found;
@@ -115,6 +135,7 @@ interned(PyObject *fixed)
         Py_DECREF(fixed);
         return NULL;
     }
+    Py_XSETREF(g_recent[site], Py_NewRef(fixed));
     return fixed;
 }
 
@@ -298,7 +319,7 @@ request_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     fixed = PyTuple_Pack(13, g_request_shape, x[X_PROTOCOL], x[X_OPERATION], x[X_TARGET], x[X_ROUTE],
                          x[X_STATUS], x[X_BACKEND], x[X_PROVIDER], x[X_STREAM], x[X_RESPONSE_MODEL],
                          reasons, x[X_ERROR_TYPE], parameters);
-    if (fixed == NULL || (fixed = interned(fixed)) == NULL) {
+    if (fixed == NULL || (fixed = interned(fixed, REQUEST_SITE)) == NULL) {
         goto done;
     }
 
@@ -387,7 +408,7 @@ upstream_span(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL;
     PyObject *fixed = PyTuple_Pack(10, g_upstream_shape, x[0], x[1], x[2], c[0], c[1], c[2], c[3], c[4], c[5]);
-    if (fixed != NULL && (fixed = interned(fixed)) != NULL) {
+    if (fixed != NULL && (fixed = interned(fixed, UPSTREAM_SITE)) != NULL) {
         result = PyTuple_Pack(11, PyTuple_GET_ITEM(parent, 0), args[3], PyTuple_GET_ITEM(parent, 1),
                               g_client_kind, args[4], args[5], c[5] != Py_None ? Py_True : Py_False,
                               Py_False, PyTuple_GET_ITEM(parent, 5), fixed, Py_None);
@@ -1700,6 +1721,108 @@ static PyTypeObject Hooks_Type = {
     .tp_new = PyType_GenericNew,
 };
 
+/* ---------------------------------------------------------------------------------------------
+   The OTLP sink's queue (otlp.SpanQueuePy). */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *spans;   /* list */
+    PyObject *on_full; /* called when a batch is queued */
+    Py_ssize_t batch, limit, dropped;
+} QueueObject;
+
+static int
+queue_init(QueueObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *keywords[] = {"batch", "limit", "on_full", NULL};
+    Py_ssize_t batch, limit;
+    PyObject *on_full;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "nnO:SpanQueue", keywords, &batch, &limit, &on_full)) {
+        return -1;
+    }
+    PyObject *spans = PyList_New(0);
+    if (spans == NULL) {
+        return -1;
+    }
+    Py_XSETREF(self->spans, spans);
+    Py_XSETREF(self->on_full, Py_NewRef(on_full));
+    self->batch = batch;
+    self->limit = limit;
+    self->dropped = 0;
+    return 0;
+}
+
+static int
+queue_traverse(QueueObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->spans);
+    Py_VISIT(self->on_full);
+    return 0;
+}
+
+static int
+queue_clear(QueueObject *self)
+{
+    Py_CLEAR(self->spans);
+    Py_CLEAR(self->on_full);
+    return 0;
+}
+
+static void
+queue_dealloc(QueueObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    queue_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+queue_add(QueueObject *self, PyObject *span)
+{
+    if (self->spans == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "SpanQueue.__init__ was not called");
+        return NULL;
+    }
+    Py_ssize_t size = PyList_GET_SIZE(self->spans);
+    if (size >= self->limit) {
+        self->dropped++;
+        Py_RETURN_NONE;
+    }
+    if (PyList_Append(self->spans, span) < 0) {
+        return NULL;
+    }
+    if (size + 1 >= self->batch) {
+        return PyObject_CallNoArgs(self->on_full);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef queue_methods[] = {
+    {"add", (PyCFunction)queue_add, METH_O, "add(span): queued, or counted as dropped when the queue is full."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef queue_members[] = {
+    {"spans", T_OBJECT, offsetof(QueueObject, spans), READONLY, "The queued spans (a list)."},
+    {"dropped", T_PYSSIZET, offsetof(QueueObject, dropped), 0, "Spans dropped for want of room."},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject Queue_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "agentgw.telemetry._speedups.SpanQueue",
+    .tp_basicsize = sizeof(QueueObject),
+    .tp_dealloc = (destructor)queue_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "otlp.SpanQueuePy in C.",
+    .tp_traverse = (traverseproc)queue_traverse,
+    .tp_clear = (inquiry)queue_clear,
+    .tp_methods = queue_methods,
+    .tp_members = queue_members,
+    .tp_init = (initproc)queue_init,
+    .tp_new = PyType_GenericNew,
+};
+
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(interned, intern_limit, parameter_values, parameter_fields, captured, request_shape,"
@@ -1775,12 +1898,14 @@ PyInit__speedups(void)
     INTERN(s_traceparent_header, "traceparent");
     INTERN(s_tracestate, "tracestate");
     INTERN(g_empty, "");
-    if ((g_one = PyLong_FromLong(1)) == NULL || PyType_Ready(&Series_Type) < 0 || PyType_Ready(&Hooks_Type) < 0) {
+    if ((g_one = PyLong_FromLong(1)) == NULL || PyType_Ready(&Series_Type) < 0 || PyType_Ready(&Hooks_Type) < 0 ||
+        PyType_Ready(&Queue_Type) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module == NULL || PyModule_AddObjectRef(module, "HistogramSeries", (PyObject *)&Series_Type) < 0 ||
-        PyModule_AddObjectRef(module, "Hooks", (PyObject *)&Hooks_Type) < 0) {
+        PyModule_AddObjectRef(module, "Hooks", (PyObject *)&Hooks_Type) < 0 ||
+        PyModule_AddObjectRef(module, "SpanQueue", (PyObject *)&Queue_Type) < 0) {
         Py_XDECREF(module);
         return NULL;
     }

@@ -31,6 +31,9 @@ class Speedups(Protocol):
     HistogramSeries: type[Any]
     """``metrics.HistogramSeriesPy``."""
 
+    SpanQueue: type[Any]
+    """``otlp.SpanQueuePy``."""
+
     Hooks: type[Any]
     """``Hooks(observer, start, upstream_start, upstream_end, end, spans_add, metrics, record_metrics,
     random_bits, time_ns, sample_all, capture, access_log)``: ``TelemetryObserver``'s four hooks

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import struct
 from collections.abc import Callable, Iterable, Mapping
+from typing import cast
 
 from opentelemetry.util.types import AttributeValue
 
@@ -34,7 +35,15 @@ from agentgw.telemetry.native import NativeEntry, speedups
 from agentgw.telemetry.spans import Fixed, FrozenSpan, SpanShape, shape
 from agentgw.upstream.pool import HTTPPool, PoolTimeouts, UpstreamConnectError, UpstreamReadError
 
-__all__ = ["OTLPSpanSink", "encode_frozen", "encode_request", "encode_request_py", "encode_spans"]
+__all__ = [
+    "OTLPSpanSink",
+    "SpanQueue",
+    "SpanQueuePy",
+    "encode_frozen",
+    "encode_request",
+    "encode_request_py",
+    "encode_spans",
+]
 
 log = logging.getLogger("agentgw")
 
@@ -393,6 +402,35 @@ def encode_spans(
     return encode_request(_prefix(resource, scope_name, scope_version), list(spans))
 
 
+class SpanQueuePy:
+    """The sink's queue of finished spans: :meth:`add` queues a span, or counts it as dropped when
+    ``limit`` are queued, and calls ``on_full`` once ``batch`` are (:data:`SpanQueue`: this, or the
+    same in C, so that queueing a span runs no Python frame)."""
+
+    __slots__ = ("_batch", "_limit", "_on_full", "dropped", "spans")
+
+    def __init__(self, batch: int, limit: int, on_full: Callable[[], object]) -> None:
+        self.spans: list[FrozenSpan] = []
+        self.dropped = 0
+        self._batch = batch
+        self._limit = limit
+        self._on_full = on_full
+
+    def add(self, span: FrozenSpan) -> None:
+        spans = self.spans
+        if len(spans) >= self._limit:
+            self.dropped += 1
+            return
+        spans.append(span)
+        if len(spans) >= self._batch:
+            self._on_full()
+
+
+SpanQueue: type[SpanQueuePy] = (
+    SpanQueuePy if speedups is None else cast(type[SpanQueuePy], speedups.SpanQueue)
+)
+
+
 class OTLPSpanSink:
     """Queues finished spans and POSTs them to ``{endpoint}/v1/traces`` in batches, from a background
     task that also encodes them: a batch as soon as 512 are queued, else what is queued once
@@ -421,20 +459,18 @@ class OTLPSpanSink:
         self._prefix = _prefix(resource, *scope)
         self._timeout_s = timeout_s
         self._delay_s = delay_s
-        self._queue: list[FrozenSpan] = []
         self._full = asyncio.Event()
+        self._spans = SpanQueue(_BATCH, _QUEUE_LIMIT, self._full.set)
+        self._queue = self._spans.spans
+        self.add: Callable[[FrozenSpan], None] = self._spans.add
+        """Queue a finished span (:class:`SpanQueuePy`)."""
         self._task: asyncio.Task[None] | None = None
         self._pool: HTTPPool | None = None
-        self.dropped = 0
 
-    def add(self, span: FrozenSpan) -> None:
-        queue = self._queue
-        if len(queue) >= _QUEUE_LIMIT:
-            self.dropped += 1
-            return
-        queue.append(span)
-        if len(queue) >= _BATCH:
-            self._full.set()
+    @property
+    def dropped(self) -> int:
+        """Spans dropped: the queue was full, or shutdown came before the collector took them."""
+        return self._spans.dropped
 
     async def start(self) -> None:
         timeouts = PoolTimeouts(self._timeout_s, self._timeout_s)
@@ -453,8 +489,8 @@ class OTLPSpanSink:
                 while self._queue:
                     await self._send_batch()
         except TimeoutError:
-            self.dropped += len(self._queue)
-            self._queue = []
+            self._spans.dropped += len(self._queue)
+            self._queue.clear()
             log.warning("OTLP span export to %s: %d spans dropped at shutdown", self._url, self.dropped)
         if self._pool is not None:
             await self._pool.aclose()
@@ -476,7 +512,8 @@ class OTLPSpanSink:
                 await self._send_batch()
 
     async def _send_batch(self) -> None:
-        batch, self._queue = self._queue[:_BATCH], self._queue[_BATCH:]
+        batch = self._queue[:_BATCH]
+        del self._queue[:_BATCH]
         payload = encode_request(self._prefix, batch)
         assert self._pool is not None
         try:

@@ -503,3 +503,25 @@ def test_an_llm_exchange_runs_no_python_hook() -> None:
         observer.end(exchange)
     assert called == ["_record_metrics"]
     assert len(spans.spans) == 4 and call.headers["traceparent"].startswith("00-")
+
+
+@needs_extension
+@_FAST
+@given(
+    batch=st.integers(min_value=1, max_value=8),
+    limit=st.integers(min_value=0, max_value=12),
+    adds=st.integers(0, 30),
+)
+def test_the_span_queue_matches_python(batch: int, limit: int, adds: int) -> None:
+    assert speedups is not None
+
+    def run(queue_type: type[otlp.SpanQueuePy]) -> tuple[list[int], int, list[int]]:
+        full: list[int] = []
+        queue = queue_type(batch, limit, lambda: full.append(len(queue.spans)))
+        for span in range(adds):
+            queue.add(span)  # type: ignore[arg-type]
+            if span == 10:  # the sink takes a batch meanwhile
+                del queue.spans[:batch]
+        return list(queue.spans), queue.dropped, full  # type: ignore[arg-type]
+
+    assert run(speedups.SpanQueue) == run(otlp.SpanQueuePy)
