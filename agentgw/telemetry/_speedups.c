@@ -1131,12 +1131,26 @@ static PyTypeObject Series_Type = {
 static PyObject *s_llm_duration, *s_llm_input, *s_llm_output, *s_llm_first_chunk, *s_team, *s_ended;
 static PyObject *g_one;
 
+/* Dict lookups and stores given the key's hash: a tuple of labels does not keep its hash, and
+   hashing one costs more than the lookup. */
+#if PY_VERSION_HEX < 0x030D0000
+#define GET_KNOWN_HASH(dict, key, hash) _PyDict_GetItem_KnownHash(dict, key, hash)
+#define SET_KNOWN_HASH(dict, key, value, hash) _PyDict_SetItem_KnownHash(dict, key, value, hash)
+#else
+#define GET_KNOWN_HASH(dict, key, hash) PyDict_GetItemWithError(dict, key)
+#define SET_KNOWN_HASH(dict, key, value, hash) PyDict_SetItem(dict, key, value)
+#endif
+
 /* series[labels] += 1 when `labels` has a count already; 1, 0 when it has none (the caller's
    Counter.add makes it, minding the series limit), -1 on error. */
 static int
 count_existing(PyObject *series, PyObject *labels)
 {
-    PyObject *count = PyDict_GetItemWithError(series, labels); /* borrowed */
+    Py_hash_t hash = PyObject_Hash(labels);
+    if (hash == -1) {
+        return -1;
+    }
+    PyObject *count = GET_KNOWN_HASH(series, labels, hash); /* borrowed */
     if (count == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
@@ -1144,7 +1158,7 @@ count_existing(PyObject *series, PyObject *labels)
     if (next == NULL) {
         return -1;
     }
-    int failed = PyDict_SetItem(series, labels, next);
+    int failed = SET_KNOWN_HASH(series, labels, next, hash);
     Py_DECREF(next);
     return failed < 0 ? -1 : 1;
 }
@@ -1186,7 +1200,7 @@ record_llm(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (get_attributes(exchange, names, x, M_COUNT, &metric_slots) < 0) {
         return NULL;
     }
-    PyObject *result = NULL, *labels = NULL, *key = NULL;
+    PyObject *result = NULL, *labels = NULL, *key = NULL, *count = NULL;
     PyObject *tokens[2] = {NULL, NULL}, *series[4] = {NULL, NULL, NULL, NULL};
     int llm = PyUnicode_CheckExact(x[M_PROTOCOL]) && PyUnicode_Compare(x[M_PROTOCOL], g_llm) == 0;
     if (!llm || !PyFloat_CheckExact(x[M_STARTED]) || !PyFloat_CheckExact(x[M_ENDED]) ||
@@ -1199,19 +1213,27 @@ record_llm(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (labels == NULL || key == NULL) {
         goto done;
     }
-    PyObject *known = PyDict_GetItemWithError(requests, labels); /* borrowed */
-    PyObject *group = known == NULL ? NULL : PyDict_GetItemWithError(groups, key); /* borrowed */
+    Py_hash_t labels_hash = PyObject_Hash(labels);
+    if (labels_hash == -1) {
+        goto done;
+    }
+    PyObject *found = GET_KNOWN_HASH(requests, labels, labels_hash); /* borrowed */
+    PyObject *group = found == NULL ? NULL : PyDict_GetItemWithError(groups, key); /* borrowed */
     if (group == NULL) {
         result = PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
         goto done;
     }
+    count = Py_NewRef(found);
     PyObject *usage_names[2] = {s_input_tokens, s_output_tokens};
     PyObject *series_names[4] = {s_llm_duration, s_llm_input, s_llm_output, s_llm_first_chunk};
     if (get_attributes(x[M_USAGE], usage_names, tokens, 2, &metric_usage_slots) < 0) {
         tokens[0] = tokens[1] = NULL;
         goto done;
     }
-    if (get_attributes(group, series_names, series, 4, &llm_series_slots) < 0) {
+    Py_INCREF(group);
+    int read = get_attributes(group, series_names, series, 4, &llm_series_slots);
+    Py_DECREF(group); /* the series read are held */
+    if (read < 0) {
         for (int i = 0; i < 4; i++) {
             series[i] = NULL;
         }
@@ -1242,9 +1264,12 @@ record_llm(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
-    if (count_existing(requests, labels) < 0) {
+    PyObject *next = PyNumber_Add(count, g_one);
+    if (next == NULL || SET_KNOWN_HASH(requests, labels, next, labels_hash) < 0) {
+        Py_XDECREF(next);
         goto done;
     }
+    Py_DECREF(next);
     for (int i = 0; i < 4; i++) {
         if (i == 0 || values[i] != Py_None) {
             series_add((SeriesObject *)series[i], numbers[i]);
@@ -1263,6 +1288,7 @@ done:
     }
     Py_XDECREF(labels);
     Py_XDECREF(key);
+    Py_XDECREF(count);
     return result;
 }
 
@@ -1600,7 +1626,8 @@ hooks_upstream_end(HooksObject *self, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(child);
             goto done;
         }
-        PyObject *parent = PyDict_GetItemWithError(x[0], s_telemetry); /* borrowed */
+        PyObject *parent = PyDict_GetItemWithError(x[0], s_telemetry); /* borrowed: held below */
+        Py_XINCREF(parent);
         PyObject *now = parent != NULL ? PyObject_CallNoArgs(self->time_ns) : NULL;
         int added = -1;
         if (now != NULL && PyTuple_CheckExact(child) && PyTuple_GET_SIZE(child) == 2) {
@@ -1612,6 +1639,7 @@ hooks_upstream_end(HooksObject *self, PyObject *const *args, Py_ssize_t nargs)
                                              " of an exchange with a span");
         }
         Py_XDECREF(now);
+        Py_XDECREF(parent);
         Py_DECREF(child);
         if (added < 0) {
             goto done;
