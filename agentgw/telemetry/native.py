@@ -31,6 +31,13 @@ class Speedups(Protocol):
     HistogramSeries: type[Any]
     """``metrics.HistogramSeriesPy``."""
 
+    def seed(self, entropy: bytes, /) -> None:
+        """Seeds :meth:`random_bits` (32 bytes)."""
+
+    def random_bits(self, k: int, /) -> int:
+        """``random.getrandbits(k)`` for ``1 <= k <= 128``, from xoshiro256** (trace and span ids)."""
+        ...
+
     SpanQueue: type[Any]
     """``otlp.SpanQueuePy``."""
 
@@ -115,5 +122,13 @@ def _load() -> Speedups | None:
         return None
 
 
+def _seed() -> None:
+    if speedups is not None:
+        speedups.seed(os.urandom(32))
+
+
 speedups = _load()
 """``agentgw.telemetry._speedups``, or ``None`` when it is not built or is turned off."""
+_seed()
+# A forked worker must not draw the ids its parent and siblings draw.
+os.register_at_fork(after_in_child=_seed)

@@ -33,9 +33,9 @@ __all__ = ["TelemetryObserver"]
 
 _KEY = "telemetry"
 _NS = 1_000_000_000
-_random_bits = random.getrandbits
 _time_ns = time.time_ns
 _traceparent = traceparent_py if speedups is None else speedups.traceparent
+_random_bits = random.getrandbits if speedups is None else speedups.random_bits
 _record_llm = None if speedups is None else speedups.record_llm
 _count = None if speedups is None else speedups.count
 

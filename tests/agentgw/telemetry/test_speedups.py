@@ -525,3 +525,26 @@ def test_the_span_queue_matches_python(batch: int, limit: int, adds: int) -> Non
         return list(queue.spans), queue.dropped, full  # type: ignore[arg-type]
 
     assert run(speedups.SpanQueue) == run(otlp.SpanQueuePy)
+
+
+@needs_extension
+@pytest.mark.filterwarnings("ignore:This process:DeprecationWarning")
+def test_random_ids_fill_their_bits_and_a_forked_child_draws_its_own() -> None:
+    assert speedups is not None
+    ids = [speedups.random_bits(128) for _ in range(2000)]
+    assert len(set(ids)) == len(ids) and max(ids) < 1 << 128 and max(ids).bit_length() == 128
+    assert max(speedups.random_bits(64) for _ in range(2000)).bit_length() == 64
+    assert {speedups.random_bits(2) for _ in range(200)} == {0, 1, 2, 3}
+    for bad in (0, 129):
+        with pytest.raises(ValueError):
+            speedups.random_bits(bad)
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's half
+        os.write(writer, speedups.random_bits(64).to_bytes(8, "big"))
+        os._exit(0)
+    os.close(writer)
+    drawn = int.from_bytes(os.read(reader, 8), "big")
+    os.close(reader)
+    os.waitpid(child, 0)
+    assert drawn != speedups.random_bits(64)  # the same state in both would draw the same id
