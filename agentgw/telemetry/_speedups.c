@@ -1,16 +1,21 @@
-/* agentgw.telemetry._speedups: the span path of issue 9 in C.
+/* agentgw.telemetry._speedups: the telemetry hot path of issue 9 in C.
 
-   Each function here has a reference implementation in Python that it must match exactly
-   (tests/agentgw/telemetry/test_speedups.py compares the two on generated spans):
+   Each function and type here has a reference implementation in Python that it must match exactly
+   (tests/agentgw/telemetry/test_speedups.py compares the two on generated input):
 
    - request_span, upstream_span: agentgw.telemetry.exchange_spans (a finished span's tuple);
-   - traceparent: agentgw.telemetry.observer (the W3C header sent upstream);
-   - encode_request: agentgw.telemetry.otlp (a batch of spans as an ExportTraceServiceRequest).
+   - traceparent: agentgw.telemetry.propagation (the W3C header sent upstream);
+   - encode_request: agentgw.telemetry.otlp (a batch of spans as an ExportTraceServiceRequest);
+   - SpanQueue: otlp.SpanQueuePy (the OTLP sink's queue);
+   - HistogramSeries: metrics.HistogramSeriesPy; record_llm, count: the observer's metric records;
+   - Hooks: observer.TelemetryObserver's four hooks, for LLM exchanges;
+   - random_bits: random.getrandbits, for trace and span ids.
 
    Why C: in Python each of these is a few hundred bytecodes per request, and the interpreter's
-   dispatch of them, not any one call, is what tracing every request cost (about 15% of a proxied
-   request's instructions against a 5% budget). What only Python knows (a span's name and
-   attributes, a shape's extra attributes) is still asked of Python, once per distinct value.
+   dispatch of them, not any one call, is what telemetry cost (about 25% of a proxied request's
+   instructions with every request traced, against a 5% budget). What only Python knows (a span's
+   name and attributes, a shape's extra attributes, a new metric series) is still asked of Python,
+   once per distinct value.
 
    The module is optional: agentgw.telemetry.native imports it and falls back to the Python
    implementations when it is missing (AGENTGW_NO_EXTENSIONS=1 also turns it off). */

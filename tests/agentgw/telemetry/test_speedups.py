@@ -318,10 +318,16 @@ def test_without_the_extension_the_python_path_encodes_the_same() -> None:
     # AGENTGW_NO_EXTENSIONS=1: every hook takes the Python implementations, whose output the
     # tests above compare with C; here the switch itself, in a fresh interpreter.
     code = (
-        "from agentgw.telemetry import exchange_spans, native, observer, otlp;"
+        "import random;"
+        "from agentgw.telemetry import exchange_spans, metrics, native, observer, otlp;"
         "assert native.speedups is None;"
         "assert exchange_spans.request_span is exchange_spans.request_span_py;"
         "assert observer._traceparent.__module__ == 'agentgw.telemetry.propagation';"
+        "assert metrics.HistogramSeries is metrics.HistogramSeriesPy;"
+        "assert otlp.SpanQueue is otlp.SpanQueuePy;"
+        "assert observer._random_bits == random.getrandbits;"
+        "o = observer.TelemetryObserver(spans=None, metrics=None, access_log=None, capture_content=False);"
+        "assert o.start.__func__ is observer.TelemetryObserver.start;"
         "print(otlp.encode_request((b'', b''), []).hex())"
     )
     result = subprocess.run(
