@@ -129,8 +129,9 @@ class HTTPPool:
             UpstreamReadError: the connection broke before the response headers.
         """
         head = f"{method} {self._prefix}/{operation} HTTP/1.1\r\n".encode("latin-1") + self._fixed_headers
-        if headers:
-            head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode("latin-1")
+        if headers:  # most often one (traceparent): a loop, no generator to start and resume
+            for name, value in headers.items():
+                head += f"{name}: {value}\r\n".encode("latin-1")
         if body or method in ("POST", "PUT", "PATCH"):
             head += b"content-length: %d\r\n" % len(body)
         request = head + b"\r\n" + body
