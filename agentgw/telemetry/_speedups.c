@@ -1229,19 +1229,19 @@ record_llm(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     count = Py_NewRef(found);
-    PyObject *usage_names[2] = {s_input_tokens, s_output_tokens};
     PyObject *series_names[4] = {s_llm_duration, s_llm_input, s_llm_output, s_llm_first_chunk};
-    if (get_attributes(x[M_USAGE], usage_names, tokens, 2, &metric_usage_slots) < 0) {
-        tokens[0] = tokens[1] = NULL;
-        goto done;
-    }
-    Py_INCREF(group);
+    Py_INCREF(group); /* held while attributes are read: a getattr may run Python code */
     int read = get_attributes(group, series_names, series, 4, &llm_series_slots);
     Py_DECREF(group); /* the series read are held */
     if (read < 0) {
         for (int i = 0; i < 4; i++) {
             series[i] = NULL;
         }
+        goto done;
+    }
+    PyObject *usage_names[2] = {s_input_tokens, s_output_tokens};
+    if (get_attributes(x[M_USAGE], usage_names, tokens, 2, &metric_usage_slots) < 0) {
+        tokens[0] = tokens[1] = NULL;
         goto done;
     }
     /* Every value and the series it goes to first, so that Python records all or C does. */
