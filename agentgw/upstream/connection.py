@@ -17,6 +17,9 @@ __all__ = ["ConnectionClosed", "HTTPConnection"]
 
 _HIGH_WATER = 256 * 1024
 _LOW_WATER = 64 * 1024
+_JOIN_BELOW = 16 * 1024
+"""A request body shorter than this is joined to its head and written at once; a longer one (an OTLP
+batch of spans is ~250 KB) is written after it, not copied."""
 
 
 class ConnectionClosed(Exception):
@@ -113,11 +116,15 @@ class HTTPConnection(asyncio.Protocol):
 
     # -- the exchange ------------------------------------------------------------------------------
 
-    def send(self, request: bytes) -> None:
-        """Start a new exchange on this (idle) connection by writing ``request``."""
+    def send(self, head: bytes, body: bytes) -> None:
+        """Start a new exchange on this (idle) connection by writing a request's ``head`` (its blank
+        line included) and ``body``."""
         self._reset()
         assert self.transport is not None
-        self.transport.write(request)
+        if len(body) < _JOIN_BELOW:
+            self.transport.write(head + body)
+        else:
+            self.transport.writelines((head, body))
 
     async def wait_headers(self, timeout: float) -> None:
         """Raises: TimeoutError, ConnectionClosed."""

@@ -133,12 +133,13 @@ class HTTPPool:
             for name, value in headers.items():
                 head += f"{name}: {value}\r\n".encode("latin-1")
         if body or method in ("POST", "PUT", "PATCH"):
-            head += b"content-length: %d\r\n" % len(body)
-        request = head + b"\r\n" + body
+            head += b"content-length: %d\r\n\r\n" % len(body)
+        else:
+            head += b"\r\n"
         timeout = self._timeouts.read if read_timeout is None else read_timeout
         conn, reused = await self._acquire()
         try:
-            conn.send(request)
+            conn.send(head, body)
             await conn.wait_headers(timeout)
         except ConnectionClosed as exc:
             self._discard(conn)
@@ -146,7 +147,7 @@ class HTTPPool:
                 # The upstream closed this idle connection as we reused it; it never saw the request.
                 conn, _ = await self._acquire(fresh=True)
                 try:
-                    conn.send(request)
+                    conn.send(head, body)
                     await conn.wait_headers(timeout)
                 except BaseException:
                     self._discard(conn)

@@ -129,6 +129,50 @@ def test_request_span_matches_python(data: st.DataObject, capture: bool) -> None
     assert got[9] is expected[9]  # one interned `fixed` tuple, whichever made it first
 
 
+@needs_extension
+def test_request_spans_share_a_fixed_tuple_only_when_python_would() -> None:
+    # C compares a span's `fixed` values with the last ones itself (str, tuple, float) and asks
+    # Python's == for the rest: equal values of other types (1, 1.0, True) share a tuple, as in
+    # Python; same-length text, other kinds of text and NaN do not.
+    assert speedups is not None
+    nan = float("nan")
+    values: list[object] = [1, 1.0, True, 2, "ab", "ba", "αβ", "ab", ("ab",), ("ba",), nan, nan, 0.0, -0.0]
+    for value in values:
+        exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+        exchange.request = {"temperature": value, "max_tokens": value}
+        expected = exchange_spans.request_span_py(exchange, False, (1, 2, None, 3, False, ""), 4)
+        got = speedups.request_span(exchange, False, (1, 2, None, 3, False, ""), 4)
+        assert got[9] is expected[9], value
+        assert got[9][12] == expected[9][12]
+
+
+class _Key(str):
+    """A key equal to a parameter's name that is not an exact str."""
+
+
+@needs_extension
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"temperature": 0.5, "max_tokens": 10, "model": "m", "messages": []},
+        {"max_tokens": 10, "temperature": 0.5},  # the same fields in another order
+        {_Key("temperature"): 0.5, "top_p": 1},
+        {1: "x", "seed": 7},
+        {**{f"extra_{i}": i for i in range(40)}, "temperature": 0.1, "stop": ["a"]},  # a large body
+        {"temperatur": 1, "temperaturee": 2, "n": 2},  # near misses
+        {"κόσμε": 1, "max_tokens": 3},
+        {},
+    ],
+    ids=["usual", "reordered", "str-subclass-key", "int-key", "large", "near-misses", "non-ascii", "empty"],
+)
+def test_request_parameters_are_read_from_any_body_as_python_reads_them(request_body: dict[Any, Any]) -> None:
+    assert speedups is not None
+    exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+    exchange.request = request_body
+    expected = exchange_spans.request_span_py(exchange, False, (1, 2, None, 3, False, ""), 4)
+    assert speedups.request_span(exchange, False, (1, 2, None, 3, False, ""), 4) == expected
+
+
 class _Renaming(Exchange):
     """An exchange whose ``target`` is a property: C may not read the slot beneath it."""
 
@@ -285,6 +329,51 @@ def test_encode_request_matches_python(spans: list[FrozenSpan]) -> None:
     expected = otlp.encode_request_py(prefix, spans)
     assert otlp.encode_request(prefix, spans) == expected
     ExportTraceServiceRequest.FromString(expected)  # and it is valid OTLP
+
+
+def _plain(name: str, attributes: dict[str, object]) -> FrozenSpan:
+    return (1, 2, None, SERVER, 3, 4, False, False, "", (PLAIN, name), attributes)
+
+
+@needs_extension
+def test_encode_request_keeps_a_batch_apart_from_one_encoded_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # C keeps its buffers from one batch to the next; a batch encoded by a callback into Python
+    # while they are in use must get buffers of its own, and leave the outer batch intact.
+    prefix = otlp._prefix({"service.name": "agentgw"}, "agentgw", "0")
+    inner = [_plain("inner", {"k": "v" * 100}) for _ in range(3)]
+    outer = [_plain("first", {"a": "x" * 50_000}), _plain("second", {"b": "y" * 50_000})]
+    inner_expected, outer_expected = (
+        otlp.encode_request_py(prefix, inner),
+        otlp.encode_request_py(prefix, outer),
+    )
+    encoded_meanwhile: list[bytes] = []
+    rest, entered = otlp._rest, []
+
+    def reentering(shape: Any, variable: object) -> bytes:
+        if not entered:  # once, from the outer batch's first span
+            entered.append(True)
+            encoded_meanwhile.append(otlp.encode_request(prefix, inner))
+        return rest(shape, variable)
+
+    monkeypatch.setattr(otlp, "_rest", reentering)
+    assert otlp.encode_request(prefix, outer) == outer_expected
+    assert encoded_meanwhile == [inner_expected]
+    assert otlp.encode_request(prefix, inner) == inner_expected
+
+
+@needs_extension
+def test_encode_request_after_a_batch_too_large_to_keep_buffers_for() -> None:
+    prefix = otlp._prefix({"service.name": "agentgw"}, "agentgw", "0")
+    batches = [
+        [_plain("small", {"k": "v" * 10_000}) for _ in range(20)],
+        [_plain("large", {"k": "v" * 5_000_000})],  # past what C keeps between batches
+        [_plain("after", {"k": "w"})],
+        [_plain("small", {"k": "v" * 10_000}) for _ in range(20)],
+    ]
+    for batch in batches:
+        assert otlp.encode_request(prefix, batch) == otlp.encode_request_py(prefix, batch)
 
 
 def _span(**changes: Any) -> list[Any]:

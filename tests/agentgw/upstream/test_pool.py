@@ -93,6 +93,26 @@ async def test_request_line_headers_and_body_on_the_wire() -> None:
         await client.aclose()
 
 
+async def test_bodies_large_and_small_arrive_whole_on_one_connection() -> None:
+    # A body under 16 KiB goes out in one write with its head; a larger one (an OTLP batch) after
+    # it, uncopied: either way the upstream reads the head, then exactly the body.
+    sizes = [0, 1, 16 * 1024 - 1, 16 * 1024, 1024 * 1024 + 3, 5]
+    bodies = [bytes(range(256)) * (size // 256) + b"x" * (size % 256) for size in sizes]
+    async with serve(keepalive_json) as (state, url):
+        client = pool(url)
+        for body in bodies:
+            response = await client.request("POST", "v1/traces", body)
+            assert (response.status, await response.read()) == (200, b"{}")
+            await response.aclose()
+        assert state.connections == 1
+        received = [request.split(b"\r\n\r\n", 1) for request in state.requests]
+        assert [body for _, body in received] == bodies
+        assert [
+            f"content-length: {len(body)}".encode() in head.split(b"\r\n") for head, body in received
+        ] == [True] * len(bodies)
+        await client.aclose()
+
+
 async def test_connections_are_reused() -> None:
     async with serve(keepalive_json) as (state, url):
         client = pool(url)
