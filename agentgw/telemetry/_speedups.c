@@ -1350,6 +1350,63 @@ enum {
 
 static Slots metric_slots, metric_usage_slots, llm_series_slots, upstream_count_slots;
 
+static void
+release(PyObject **items, int count)
+{
+    for (int i = 0; i < count; i++) {
+        Py_XDECREF(items[i]);
+    }
+}
+
+/* The last LLM request record_llm recorded: its dicts, its labels tuple and that tuple's hash, its
+   group's key and the group. A request with the same label values (str, tuple and float compared
+   in C: fast_equal) reuses them: no tuple to pack and hash, no group to look up by a key whose
+   model names are new strings each request (about 2.5k instructions). A group, once in
+   MetricSet.llm, stays there, and the cache holds the dicts it was found in. */
+static struct {
+    PyObject *requests, *groups, *labels, *key, *group;
+    Py_hash_t labels_hash;
+} g_last_llm;
+
+/* The items are those of a tuple: 1, 0, or -1 with an exception set. */
+static int
+items_equal(PyObject *tuple, PyObject **items, Py_ssize_t count)
+{
+    for (Py_ssize_t i = 0; i < count; i++) {
+        int same = fast_equal(PyTuple_GET_ITEM(tuple, i), items[i], 0);
+        if (same <= 0) {
+            return same;
+        }
+    }
+    return 1;
+}
+
+static int
+last_llm_matches(PyObject *requests, PyObject *groups, PyObject **label_items, PyObject **key_items)
+{
+    if (g_last_llm.requests != requests || g_last_llm.groups != groups) {
+        return 0;
+    }
+    int same = items_equal(g_last_llm.labels, label_items, 5);
+    return same <= 0 ? same : items_equal(g_last_llm.key, key_items, 5);
+}
+
+static void
+remember_llm(PyObject *requests, PyObject *groups, PyObject *labels, Py_hash_t labels_hash, PyObject *key,
+             PyObject *group)
+{
+    /* All set before the old ones are released (a release may run code that records). */
+    PyObject *old[5] = {g_last_llm.requests, g_last_llm.groups, g_last_llm.labels, g_last_llm.key,
+                        g_last_llm.group};
+    g_last_llm.requests = Py_NewRef(requests);
+    g_last_llm.groups = Py_NewRef(groups);
+    g_last_llm.labels = Py_NewRef(labels);
+    g_last_llm.key = Py_NewRef(key);
+    g_last_llm.group = Py_NewRef(group);
+    g_last_llm.labels_hash = labels_hash;
+    release(old, 5);
+}
+
 /* observer._record_metrics for an LLM exchange whose series all exist (every request after the
    first of its labels): True when recorded; False, having changed nothing, when Python is to
    record it (another protocol, a series to make, a value of another type). */
@@ -1377,24 +1434,44 @@ record_llm(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         result = Py_NewRef(Py_False);
         goto done;
     }
-    labels = PACK(x[M_PROTOCOL], x[M_ROUTE], x[M_STATUS], x[M_TEAM], x[M_ERROR_TYPE]);
-    key = PACK(x[M_OPERATION], x[M_PROVIDER], x[M_TARGET], x[M_RESPONSE_MODEL], x[M_ERROR_TYPE]);
-    if (labels == NULL || key == NULL) {
+    PyObject *label_items[5] = {x[M_PROTOCOL], x[M_ROUTE], x[M_STATUS], x[M_TEAM], x[M_ERROR_TYPE]};
+    PyObject *key_items[5] = {x[M_OPERATION], x[M_PROVIDER], x[M_TARGET], x[M_RESPONSE_MODEL], x[M_ERROR_TYPE]};
+    Py_hash_t labels_hash;
+    PyObject *group; /* held below */
+    int same = last_llm_matches(requests, groups, label_items, key_items);
+    if (same < 0) {
         goto done;
     }
-    Py_hash_t labels_hash = PyObject_Hash(labels);
-    if (labels_hash == -1) {
-        goto done;
+    if (same) { /* the labels of the last request recorded: its tuple, hash and group */
+        labels = Py_NewRef(g_last_llm.labels);
+        labels_hash = g_last_llm.labels_hash;
+        group = Py_NewRef(g_last_llm.group);
+    }
+    else {
+        labels = pack(5, label_items);
+        key = pack(5, key_items);
+        if (labels == NULL || key == NULL || (labels_hash = PyObject_Hash(labels)) == -1) {
+            goto done;
+        }
+        group = PyDict_GetItemWithError(groups, key); /* borrowed */
+        if (group == NULL) {
+            result = PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
+            goto done;
+        }
+        Py_INCREF(group);
     }
     PyObject *found = GET_KNOWN_HASH(requests, labels, labels_hash); /* borrowed */
-    PyObject *group = found == NULL ? NULL : PyDict_GetItemWithError(groups, key); /* borrowed */
-    if (group == NULL) {
+    if (found == NULL) {
+        Py_DECREF(group);
         result = PyErr_Occurred() ? NULL : Py_NewRef(Py_False);
         goto done;
     }
+    if (!same) {
+        remember_llm(requests, groups, labels, labels_hash, key, group);
+    }
     count = Py_NewRef(found);
     PyObject *series_names[4] = {s_llm_duration, s_llm_input, s_llm_output, s_llm_first_chunk};
-    Py_INCREF(group); /* held while attributes are read: a getattr may run Python code */
+    /* The group is held while its attributes are read: a getattr may run Python code. */
     int read = get_attributes(group, series_names, series, 4, &llm_series_slots);
     Py_DECREF(group); /* the series read are held */
     if (read < 0) {
@@ -1624,14 +1701,6 @@ hook_exchange(PyObject *exchange, PyObject **x)
         return -1;
     }
     return PyDict_CheckExact(x[0]) && PyUnicode_CheckExact(x[2]) && PyUnicode_Compare(x[2], g_llm) == 0;
-}
-
-static void
-release(PyObject **items, int count)
-{
-    for (int i = 0; i < count; i++) {
-        Py_XDECREF(items[i]);
-    }
 }
 
 static PyObject *

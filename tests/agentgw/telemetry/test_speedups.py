@@ -456,6 +456,10 @@ def _metered(draw: Draw) -> tuple[Exchange, UpstreamCall]:
             ]
         )
     )
+    if draw(st.booleans()):  # equal label values that are other objects, or of another type
+        target = "".join(list(target)) if target else target
+        response_model = "".join(list(response_model)) if response_model else response_model
+        status = draw(st.sampled_from([status, float(status)]))
     exchange = Exchange(protocol, "/v1/chat/completions", operation, {})
     exchange.target, exchange.provider, exchange.response_model = target, provider, response_model
     exchange.error_type, exchange.status, exchange.team = error, status, team
@@ -507,6 +511,27 @@ def test_a_repeated_llm_request_is_recorded_in_c() -> None:
     assert metrics.requests.series[("llm", "/v1/chat/completions", 200, None, None)] == 2
     (tokens,) = [s for labels, s in metrics.token_usage.series.items() if labels[-1] == "input"]
     assert tokens.count == 2 and tokens.sum == 20 and type(tokens) is speedups.HistogramSeries
+
+
+@needs_extension
+def test_requests_recorded_in_turn_into_two_metric_sets_are_each_counted_in_their_own() -> None:
+    # C remembers the last request's series: a request with the same labels recorded into another
+    # MetricSet must not land in the first one's.
+    first, second = MetricSet(), MetricSet()
+    observers = [
+        TelemetryObserver(spans=None, metrics=metrics, access_log=None, capture_content=False)
+        for metrics in (first, second)
+    ]
+    for turn in range(7):
+        exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+        exchange.target, exchange.provider, exchange.status = "m", "openai", 200
+        exchange.usage, exchange.ended = Usage(10, 20), exchange.started + 0.5
+        observers[turn % 2].end(exchange)
+    labels = ("llm", "/v1/chat/completions", 200, None, None)
+    assert (first.requests.series[labels], second.requests.series[labels]) == (4, 3)
+    for metrics, count in ((first, 4), (second, 3)):
+        (tokens,) = [s for key, s in metrics.token_usage.series.items() if key[-1] == "input"]
+        assert (tokens.count, tokens.sum) == (count, 10 * count)
 
 
 class _Spans:
