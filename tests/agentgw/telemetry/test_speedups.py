@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import sysconfig
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -623,6 +624,23 @@ def test_an_llm_exchange_runs_no_python_hook() -> None:
         observer.end(exchange)
     assert called == ["_record_metrics"]
     assert len(spans.spans) == 4 and call.headers["traceparent"].startswith("00-")
+
+
+@needs_extension
+def test_the_hooks_read_the_wall_clock_as_time_time_ns_does() -> None:
+    # With time.time_ns as their clock (not a test's), C's hooks read CLOCK_REALTIME themselves.
+    spans = _Spans()
+    observer = TelemetryObserver(spans=spans, metrics=None, access_log=None, capture_content=False)
+    exchange = Exchange("llm", "/v1/chat/completions", "chat", {})
+    call = UpstreamCall("a", "m", "http://127.0.0.1:1/v1")
+    before = time.time_ns()
+    observer.start(exchange)
+    observer.upstream_start(exchange, call)
+    observer.upstream_end(exchange, call)
+    observer.end(exchange)
+    after = time.time_ns()
+    upstream, request = spans.spans
+    assert before <= upstream[4] <= upstream[5] <= request[5] <= after
 
 
 @needs_extension
