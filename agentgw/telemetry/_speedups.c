@@ -1676,7 +1676,6 @@ hooks_dealloc(HooksObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* The Python method `method` of the observer, called with `a` (and `b`). */
 static PyObject *g_time_ns; /* time.time_ns */
 
 /* The hooks' clock, time.time_ns() unless a test gave another: read here when it is that one
@@ -1694,6 +1693,7 @@ now_ns(HooksObject *self)
     return PyObject_CallNoArgs(self->time_ns);
 }
 
+/* The Python method `method` of the observer, called with `a` (and `b`). */
 static PyObject *
 hand_over(HooksObject *self, PyObject *method, PyObject *a, PyObject *b)
 {
